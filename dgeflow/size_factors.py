@@ -1,0 +1,66 @@
+"""Per-sample size factors (DESeq2's ``estimateSizeFactors``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIZE_FACTOR_METHODS = ("ratio", "poscounts")
+
+
+def _geometric_means(counts: np.ndarray, positive_only: bool) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        log_counts = np.log(counts)
+    if not positive_only:
+        return log_counts.mean(axis=1)
+    # poscounts: geometric mean over the positive counts only, divided by the number of samples
+    # so that genes with many zeros weigh less (DESeq2's type = "poscounts").
+    positive = counts > 0
+    log_sum = np.where(positive, log_counts, 0.0).sum(axis=1)
+    n = counts.shape[1]
+    with np.errstate(divide="ignore"):
+        return np.where(positive.any(axis=1), log_sum / n, -np.inf)
+
+
+def size_factors(
+    counts: np.ndarray,
+    method: str = "ratio",
+    control_genes: np.ndarray | None = None,
+) -> np.ndarray:
+    """Median-of-ratios size factors.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, shape (genes, samples).
+    method
+        ``"ratio"`` (DESeq2's default: genes with a zero in any sample are ignored) or
+        ``"poscounts"`` (geometric mean over positive counts; usable when every gene has a zero).
+    control_genes
+        Optional boolean mask or integer index of genes to compute the factors from
+        (DESeq2's ``controlGenes``), e.g. spike-ins or housekeeping genes.
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per sample; for ``ratio`` their geometric mean is 1 by construction of the
+        reference; ``poscounts`` factors are rescaled to geometric mean 1 as in DESeq2.
+    """
+    counts = np.asarray(counts, dtype=float)
+    if method not in SIZE_FACTOR_METHODS:
+        raise ValueError(f"size factor method must be one of {SIZE_FACTOR_METHODS}, got {method!r}")
+    ref_counts = counts if control_genes is None else counts[np.asarray(control_genes)]
+    log_geo = _geometric_means(ref_counts, positive_only=method == "poscounts")
+    usable = np.isfinite(log_geo)
+    if not usable.any():
+        raise ValueError(
+            "every gene has a zero count in at least one sample, so median-of-ratios size factors "
+            "are undefined; use size_factors method 'poscounts'"
+        )
+    with np.errstate(divide="ignore"):
+        log_ratios = np.log(ref_counts[usable]) - log_geo[usable, None]
+    if method == "poscounts":
+        # zero counts are excluded from each sample's median
+        log_ratios = np.where(ref_counts[usable] > 0, log_ratios, np.nan)
+        sf = np.exp(np.nanmedian(log_ratios, axis=0))
+        return sf / np.exp(np.mean(np.log(sf)))
+    return np.exp(np.median(log_ratios, axis=0))
