@@ -1,0 +1,71 @@
+"""Multiple testing: Benjamini-Hochberg and DESeq2's independent filtering on the mean count."""
+
+from __future__ import annotations
+
+import numpy as np
+from statsmodels.nonparametric.smoothers_lowess import lowess
+
+
+def bh_adjust(pvalues: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values; NaNs stay NaN and do not count towards ``n``."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    pv = p[ok]
+    n = pv.size
+    if n == 0:
+        return out
+    order = np.argsort(pv)[::-1]
+    ranks = np.arange(n, 0, -1)
+    adj = np.minimum.accumulate(n / ranks * pv[order])
+    res = np.empty(n)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
+    return out
+
+
+def r_quantile(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """R's default (type 7) quantiles; NumPy's ``linear`` method is the same definition."""
+    return np.quantile(x, probs, method="linear")
+
+
+def independent_filtering(
+    pvalues: np.ndarray,
+    filter_stat: np.ndarray,
+    alpha: float = 0.1,
+    n_theta: int = 50,
+) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """DESeq2's ``pvalueAdjustment`` with independent filtering.
+
+    For 50 quantiles of the filter statistic (from the fraction of zeros to 0.95) BH is applied
+    to the genes at or above each cutoff; a lowess curve (f = 1/5) of the rejections at
+    ``alpha`` picks the first quantile whose rejections exceed the curve's maximum minus the
+    root mean square of its residuals.
+
+    Returns
+    -------
+    padj, filter_threshold, filter_theta, rejections per theta
+    """
+    filter_stat = np.asarray(filter_stat, dtype=float)
+    lower = float(np.mean(filter_stat == 0))
+    upper = 0.95 if lower < 0.95 else 1.0
+    theta = np.linspace(lower, upper, n_theta)
+    cutoffs = r_quantile(filter_stat, theta)
+    padj_all = np.full((pvalues.size, n_theta), np.nan)
+    for i, cut in enumerate(cutoffs):
+        use = filter_stat >= cut
+        padj_all[use, i] = bh_adjust(pvalues[use])
+    num_rej = np.sum(padj_all < alpha, axis=0)
+    if num_rej.max() <= 10:
+        j = 0
+    else:
+        delta = 0.01 * (theta.max() - theta.min())
+        fitted = lowess(num_rej, theta, frac=1 / 5, it=3, delta=delta, return_sorted=False)
+        if np.all(num_rej == 0):
+            residual = np.array([0.0])
+        else:
+            residual = num_rej[num_rej > 0] - fitted[num_rej > 0]
+        thresh = fitted.max() - np.sqrt(np.mean(residual**2))
+        above = np.flatnonzero(num_rej > thresh)
+        j = int(above[0]) if above.size else 0
+    return padj_all[:, j], float(cutoffs[j]), float(theta[j]), num_rej

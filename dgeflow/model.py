@@ -1,0 +1,615 @@
+"""The public DE API: ``fit()`` runs DESeq2's pipeline once per design; ``DESeqFit.results()``
+tests contrasts on it."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dgeflow import cooks as cooks_mod
+from dgeflow.dispersion import (
+    DispersionTrend,
+    dispersion_prior_variance,
+    estimate_genewise_dispersions,
+    estimate_map_dispersions,
+    fit_dispersion_trend,
+)
+from dgeflow.filtering import bh_adjust, independent_filtering
+from dgeflow.formula import DesignMatrix, FormulaError, check_design, design_matrix, parse_formula
+from dgeflow.glm import GLMFit, fit_nb_glm
+from dgeflow.hypothesis import lrt_test, wald_test
+from dgeflow.nb import nb_deviance
+from dgeflow.size_factors import size_factors as estimate_size_factors
+from dgeflow.vst import vst_from_trend
+
+LOG2 = np.log(2.0)
+RESULT_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+
+
+@dataclass
+class _GeneFit:
+    """Everything fitted for the non-all-zero genes (arrays aligned with ``genes``)."""
+
+    genes: np.ndarray  # indices into the full gene list
+    counts: np.ndarray  # counts used for the fit (after outlier replacement)
+    disp_gene_est: np.ndarray
+    disp_gene_iter: np.ndarray
+    disp_fit: np.ndarray
+    disp_map: np.ndarray
+    dispersion: np.ndarray
+    disp_outlier: np.ndarray
+    glm: GLMFit
+    cooks: np.ndarray
+    max_cooks: np.ndarray
+    replaced: np.ndarray
+    reduced_fits: dict[str, tuple[GLMFit, int]] = field(default_factory=dict)
+
+
+class DESeqFit:
+    """A DESeq2-style fit of one design: size factors, dispersions and the NB GLM.
+
+    Create it with :func:`fit`. Attributes are pandas objects indexed by gene or sample id.
+    """
+
+    def __init__(
+        self,
+        counts: pd.DataFrame,
+        samples: pd.DataFrame,
+        design: DesignMatrix,
+        size_factors: np.ndarray,
+        trend: DispersionTrend,
+        var_log_disp_ests: float,
+        prior_var: float,
+        base_mean: np.ndarray,
+        base_var: np.ndarray,
+        gene_fit: _GeneFit,
+        options: dict[str, Any],
+    ):
+        self.counts = counts
+        self.samples = samples
+        self.design = design
+        self._sf = size_factors
+        self.trend = trend
+        self.var_log_disp_ests = var_log_disp_ests
+        self.disp_prior_var = prior_var
+        self._base_mean = base_mean
+        self._base_var = base_var
+        self._g = gene_fit
+        self.options = options
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def size_factors(self) -> pd.Series:
+        """Size factor per sample."""
+        return pd.Series(self._sf, index=self.counts.columns, name="sizeFactor")
+
+    @property
+    def result_names(self) -> list[str]:
+        """Coefficient names, as DESeq2's ``resultsNames``."""
+        return list(self.design.columns)
+
+    def _full(self, values: np.ndarray, fill=np.nan) -> np.ndarray:
+        out = np.full((len(self.counts),) + values.shape[1:], fill, dtype=float)
+        out[self._g.genes] = values
+        return out
+
+    @property
+    def dispersions(self) -> pd.Series:
+        """Final dispersion per gene (NaN for all-zero genes)."""
+        return pd.Series(
+            self._full(self._g.dispersion), index=self.counts.index, name="dispersion"
+        )
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """Fitted coefficients on the log2 scale (DESeq2's ``coef(dds)``)."""
+        return pd.DataFrame(
+            self._full(self._g.glm.beta / LOG2), index=self.counts.index, columns=self.result_names
+        )
+
+    @property
+    def gene_table(self) -> pd.DataFrame:
+        """Per-gene fit summary with DESeq2's ``mcols(dds)`` names."""
+        g = self._g
+        all_zero = np.ones(len(self.counts), dtype=bool)
+        all_zero[g.genes] = False
+        table = pd.DataFrame(
+            {
+                "baseMean": self._base_mean,
+                "baseVar": self._base_var,
+                "allZero": all_zero,
+                "dispGeneEst": self._full(g.disp_gene_est),
+                "dispGeneIter": self._full(g.disp_gene_iter),
+                "dispFit": self._full(g.disp_fit),
+                "dispMAP": self._full(g.disp_map),
+                "dispersion": self._full(g.dispersion),
+                "dispOutlier": self._full(g.disp_outlier.astype(float)),
+                "betaConv": self._full(g.glm.converged.astype(float)),
+                "betaIter": self._full(g.glm.iterations),
+                "deviance": self._full(g.glm.deviance),
+                "maxCooks": self._full(g.max_cooks),
+                "replace": self._full(g.replaced.astype(float)),
+            },
+            index=self.counts.index,
+        )
+        coefs = self.coefficients.add_prefix("coef_")
+        return pd.concat([table, coefs], axis=1)
+
+    @property
+    def normalized_counts(self) -> pd.DataFrame:
+        return self.counts / self._sf
+
+    # ------------------------------------------------------------------ contrasts
+    def contrast_vector(self, contrast: Any = None) -> tuple[np.ndarray, str]:
+        """Resolve a contrast to a coefficient vector and a label.
+
+        ``contrast`` is ``(factor, level, reference)``, a coefficient name, a numeric vector of
+        length ``len(result_names)``, or ``None`` for the last coefficient (DESeq2's default).
+        """
+        names = self.result_names
+        p = len(names)
+        if contrast is None:
+            vec = np.zeros(p)
+            vec[-1] = 1.0
+            return vec, names[-1]
+        if isinstance(contrast, str):
+            if contrast not in names:
+                raise ValueError(
+                    f"coefficient {contrast!r} not in the design; available: {', '.join(names)}"
+                )
+            vec = np.zeros(p)
+            vec[names.index(contrast)] = 1.0
+            return vec, contrast
+        if (
+            isinstance(contrast, tuple | list)
+            and len(contrast) == 3
+            and all(isinstance(c, str) for c in contrast)
+        ):
+            factor, level, reference = contrast
+            levels = self.design.levels.get(factor)
+            if levels is None:
+                raise ValueError(
+                    f"contrast factor {factor!r} is not a categorical variable of the design "
+                    f"{self.design.formula.text!r}"
+                )
+            for lv in (level, reference):
+                if lv not in levels:
+                    raise ValueError(
+                        f"level {lv!r} is not a level of {factor!r} (levels: {', '.join(levels)})"
+                    )
+            if level == reference:
+                raise ValueError(f"contrast compares {factor!r} level {level!r} with itself")
+            if not self.design.formula.intercept or any(
+                factor in t and len(t) > 1 for t in self.design.formula.terms
+            ):
+                col = {lv: f"{factor}{lv}" for lv in levels}
+            else:
+                col = {lv: f"{factor}_{lv}_vs_{levels[0]}" for lv in levels[1:]}
+            vec = np.zeros(p)
+            for lv, sign in ((level, 1.0), (reference, -1.0)):
+                if lv in col and col[lv] in names:
+                    vec[names.index(col[lv])] += sign
+                elif lv != levels[0]:
+                    raise ValueError(
+                        f"cannot form contrast {contrast}: no coefficient for {factor}={lv}"
+                    )
+            return vec, f"{factor} {level} vs {reference}"
+        vec = np.asarray(contrast, dtype=float)
+        if vec.shape != (p,):
+            raise ValueError(f"numeric contrast must have length {p} ({', '.join(names)})")
+        return vec, "numeric contrast"
+
+    # ------------------------------------------------------------------ results
+    def _reduced_fit(self, reduced: str) -> tuple[GLMFit, int]:
+        if reduced not in self._g.reduced_fits:
+            rdm = design_matrix(parse_formula(reduced), self.samples, self.design.reference_levels)
+            missing = set(rdm.columns) - set(self.design.columns)
+            if missing or rdm.matrix.shape[1] >= self.design.matrix.shape[1]:
+                raise FormulaError(
+                    f"reduced formula {reduced!r} must be nested in the full design "
+                    f"{self.design.formula.text!r} with fewer terms"
+                )
+            g = self._g
+            nf = np.broadcast_to(self._sf, g.counts.shape)
+            if rdm.matrix.shape[1] == 1 and np.all(rdm.matrix == 1):
+                rfit = _intercept_only_fit(g.counts, nf, g.dispersion)
+            else:
+                rfit = fit_nb_glm(g.counts, rdm.matrix, nf, g.dispersion)
+            df = self.design.matrix.shape[1] - rdm.matrix.shape[1]
+            g.reduced_fits[reduced] = (rfit, df)
+        return self._g.reduced_fits[reduced]
+
+    def results(
+        self,
+        contrast: Any = None,
+        *,
+        test: str | None = None,
+        reduced: str | None = None,
+        lfc_threshold: float = 0.0,
+        alt_hypothesis: str = "greaterAbs",
+        alpha: float = 0.1,
+        independent_filtering: bool = True,
+        cooks_cutoff: float | bool | None = None,
+        shrink: str | None = None,
+    ) -> pd.DataFrame:
+        """Test a contrast, as DESeq2's ``results()``.
+
+        Parameters
+        ----------
+        contrast
+            ``(factor, level, reference)``, a coefficient name, a numeric vector, or ``None``
+            for the last coefficient.
+        test
+            ``"wald"`` (default unless the fit was made with ``test="lrt"``) or ``"lrt"``.
+        reduced
+            Reduced formula for the LRT (default: the one given to :func:`fit`).
+        lfc_threshold, alt_hypothesis
+            Wald test against ``|LFC| > T`` (``greaterAbs``), ``|LFC| < T`` (``lessAbs``),
+            ``LFC > T`` (``greater``) or ``LFC < -T`` (``less``).
+        alpha
+            FDR level that independent filtering optimizes (DESeq2's default 0.1).
+        independent_filtering
+            Filter on the mean of normalized counts before BH.
+        cooks_cutoff
+            ``None`` for the 99% quantile of F(p, m - p), a number, or ``False`` to disable.
+        shrink
+            ``None``, ``"normal"`` or ``"apeglm"``: adds ``log2FoldChange_shrunk`` and
+            ``lfcSE_shrunk`` (the test columns stay the MLE's, as ``lfcShrink`` does).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``gene_id`` with DESeq2's columns. ``attrs`` hold ``filter_threshold``,
+            ``filter_theta``, ``alpha``, ``contrast`` and ``test``.
+        """
+        test = (test or self.options["test"]).lower()
+        if test not in ("wald", "lrt"):
+            raise ValueError(f"test must be 'wald' or 'lrt', got {test!r}")
+        g = self._g
+        vec, label = self.contrast_vector(contrast)
+        beta, sigma = g.glm.beta, g.glm.sigma
+        lfc = beta @ vec / LOG2
+        se = np.sqrt(np.einsum("i,gij,j->g", vec, sigma, vec)) / LOG2
+        if test == "wald":
+            stat, pvalue = wald_test(lfc, se, lfc_threshold, alt_hypothesis)
+        else:
+            reduced = reduced or self.options.get("reduced")
+            if not reduced:
+                raise ValueError("test='lrt' needs a reduced formula, e.g. reduced='~ 1'")
+            rfit, df = self._reduced_fit(reduced)
+            stat, pvalue = lrt_test(g.glm.deviance, rfit.deviance, df)
+        if (
+            isinstance(contrast, tuple | list)
+            and len(contrast) == 3
+            and isinstance(contrast[0], str)
+        ):
+            zero = self._contrast_all_zero(contrast)
+            lfc = np.where(zero, 0.0, lfc)
+            if test == "wald":
+                stat = np.where(zero, 0.0, stat)
+                pvalue = np.where(zero, 1.0, pvalue)
+        pvalue = pvalue.copy()
+        if cooks_cutoff is not False:
+            outlier = self._cooks_outliers(cooks_cutoff)
+            pvalue[outlier] = np.nan
+        res = pd.DataFrame(
+            {
+                "baseMean": self._base_mean,
+                "log2FoldChange": self._full(lfc),
+                "lfcSE": self._full(se),
+                "stat": self._full(stat),
+                "pvalue": self._full(pvalue),
+            },
+            index=self.counts.index,
+        )
+        res.index.name = "gene_id"
+        threshold = theta = np.nan
+        if independent_filtering:
+            padj, threshold, theta, _ = independent_filtering_fn(
+                res["pvalue"].to_numpy(), res["baseMean"].to_numpy(), alpha
+            )
+        else:
+            padj = bh_adjust(res["pvalue"].to_numpy())
+        res["padj"] = padj
+        if shrink:
+            from dgeflow.shrink import shrink_lfc
+
+            s_lfc, s_se = shrink_lfc(self, vec, shrink)
+            res["log2FoldChange_shrunk"] = self._full(s_lfc)
+            res["lfcSE_shrunk"] = self._full(s_se)
+        res.attrs.update(
+            filter_threshold=threshold,
+            filter_theta=theta,
+            alpha=alpha,
+            contrast=label,
+            test=test,
+        )
+        return res
+
+    def _contrast_all_zero(self, contrast) -> np.ndarray:
+        factor, level, reference = contrast
+        values = self.samples[factor].astype(str).to_numpy()
+        cols = (values == level) | (values == reference)
+        return (self._g.counts[:, cols] == 0).all(axis=1)
+
+    def _cooks_outliers(self, cutoff: float | bool | None) -> np.ndarray:
+        g = self._g
+        m, p = self.design.matrix.shape
+        if m <= p:
+            return np.zeros(g.genes.size, dtype=bool)
+        if cutoff is None or cutoff is True:
+            cutoff = cooks_mod.cooks_cutoff(m, p)
+        with np.errstate(invalid="ignore"):
+            outlier = g.max_cooks > cutoff
+        outlier &= ~np.isnan(g.max_cooks)
+        # DESeq2: in a one-factor two-level design, keep genes where 3+ counts exceed the count
+        # at the largest Cook's distance (the "outlier" is then a low count, not a high one)
+        variables = self.design.formula.variables
+        if (
+            outlier.any()
+            and len(variables) == 1
+            and len(self.design.levels.get(variables[0], [])) == 2
+        ):
+            rows = np.flatnonzero(outlier)
+            y = g.counts[rows]
+            at_max = y[np.arange(rows.size), np.nanargmax(g.cooks[rows], axis=1)]
+            keep = (y > at_max[:, None]).sum(axis=1) >= 3
+            outlier[rows[keep]] = False
+        return outlier
+
+    # ------------------------------------------------------------------ transforms
+    def vst(self, blind: bool = True) -> pd.DataFrame:
+        """Variance-stabilizing transformation (DESeq2's ``varianceStabilizingTransformation``).
+
+        ``blind=True`` refits the dispersion trend with the design ``~ 1``; ``blind=False``
+        uses this fit's trend.
+        """
+        if blind:
+            return vst(self.counts, fit_type=self.trend.fit_type, size_factors=self._sf)
+        return vst_from_trend(self.counts, self._sf, self.trend)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Pickle the fit (for the workflow's one-fit, many-contrasts jobs)."""
+        with open(path, "wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLMFit:
+    """DESeq2 takes the mean of normalized counts as the intercept-only fit (no IRLS)."""
+    beta = np.log((y / nf).mean(axis=1))[:, None]
+    mu = nf * np.exp(beta)
+    n, m = y.shape
+    return GLMFit(
+        beta=beta,
+        sigma=np.full((n, 1, 1), np.nan),
+        mu=mu,
+        hat_diagonals=np.full((n, m), np.nan),
+        deviance=nb_deviance(y, mu, alpha),
+        iterations=np.ones(n, dtype=int),
+        converged=np.ones(n, dtype=bool),
+    )
+
+
+def independent_filtering_fn(pvalues, base_mean, alpha):
+    return independent_filtering(pvalues, base_mean, alpha)
+
+
+def load_fit(path: str | Path) -> DESeqFit:
+    """Load a fit written by :meth:`DESeqFit.save` (trusted files only: it is a pickle)."""
+    with open(path, "rb") as fh:
+        obj = pickle.load(fh)
+    if not isinstance(obj, DESeqFit):
+        raise TypeError(f"{path} does not hold a dgeflow fit")
+    return obj
+
+
+def _as_count_matrix(counts: pd.DataFrame) -> np.ndarray:
+    values = counts.to_numpy(dtype=float)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("counts must be finite and non-negative")
+    if not np.allclose(values, np.round(values)):
+        raise ValueError("counts must be integers (round estimated counts first)")
+    return values
+
+
+def _estimate_dispersions(y, sf_mat, x, base_mean, fit_type, trend=None, prior=None):
+    gene = estimate_genewise_dispersions(y, sf_mat, x)
+    if trend is None:
+        trend = fit_dispersion_trend(base_mean, gene.disp_gene_est, fit_type)
+    disp_fit = trend(base_mean)
+    if prior is None:
+        prior = dispersion_prior_variance(gene.disp_gene_est, disp_fit, *x.shape)
+    var_log, prior_var = prior
+    mapd = estimate_map_dispersions(
+        y, gene.mu, x, gene.disp_gene_est, disp_fit, var_log, prior_var
+    )
+    return gene, trend, disp_fit, (var_log, prior_var), mapd
+
+
+def fit(
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    design: str,
+    *,
+    reference_levels: dict[str, str] | None = None,
+    size_factors: str | np.ndarray | pd.Series = "ratio",
+    control_genes: np.ndarray | list | None = None,
+    fit_type: str = "parametric",
+    test: str = "wald",
+    reduced: str | None = None,
+    min_replicates_for_replace: int | None = 7,
+) -> DESeqFit:
+    """Fit DESeq2's model: size factors, dispersions (gene-wise, trend, MAP) and the NB GLM.
+
+    Parameters
+    ----------
+    counts
+        Raw integer counts, genes x samples, gene ids as index.
+    samples
+        Sample sheet indexed by sample id (same ids as the count columns).
+    design
+        Formula such as ``"~ sex + strain + treatment"`` (parsed, never evaluated).
+    reference_levels
+        ``{factor: reference level}``; otherwise the first level in sorted order.
+    size_factors
+        ``"ratio"`` (median of ratios), ``"poscounts"``, or the factors themselves.
+    control_genes
+        Genes (ids or boolean mask) to estimate size factors from.
+    fit_type
+        Dispersion trend: ``"parametric"`` (falls back to ``"local"``), ``"local"``, ``"mean"``.
+    test
+        Default test of :meth:`DESeqFit.results`: ``"wald"`` or ``"lrt"``.
+    reduced
+        Reduced formula for the LRT.
+    min_replicates_for_replace
+        Replace Cook's outlier counts in design cells with at least this many samples and
+        refit those genes (DESeq2's default 7); ``None`` disables replacement.
+
+    Returns
+    -------
+    DESeqFit
+    """
+    if not isinstance(counts, pd.DataFrame) or not isinstance(samples, pd.DataFrame):
+        raise TypeError("counts and samples must be pandas DataFrames")
+    missing = [s for s in counts.columns if s not in samples.index]
+    if missing:
+        raise ValueError(
+            f"samples {', '.join(map(str, missing[:5]))} have no row in the sample sheet"
+        )
+    samples = samples.loc[list(counts.columns)]
+    dm = design_matrix(parse_formula(design), samples, reference_levels)
+    check_design(dm)
+    if reduced:
+        parse_formula(reduced)
+    y_all = _as_count_matrix(counts)
+    x = dm.matrix
+    m = x.shape[0]
+
+    if isinstance(size_factors, str):
+        ctrl = None
+        if control_genes is not None:
+            ctrl = np.asarray(control_genes)
+            if ctrl.dtype != bool:
+                ctrl = counts.index.isin(ctrl)
+        sf = estimate_size_factors(y_all, size_factors, ctrl)
+    else:
+        sf = np.asarray(
+            pd.Series(size_factors, index=counts.columns)
+            if isinstance(size_factors, dict)
+            else size_factors,
+            dtype=float,
+        )
+        if isinstance(size_factors, pd.Series):
+            sf = size_factors.loc[counts.columns].to_numpy(dtype=float)
+        if sf.shape != (m,) or not (sf > 0).all():
+            raise ValueError("size_factors must be one positive number per sample")
+
+    normed_all = y_all / sf
+    base_mean = normed_all.mean(axis=1)
+    base_var = normed_all.var(axis=1, ddof=1)
+    genes = np.flatnonzero(y_all.sum(axis=1) > 0)
+    y = y_all[genes]
+    sf_mat = np.broadcast_to(sf, y.shape)
+    bm = base_mean[genes]
+
+    gene, trend, disp_fit, prior, mapd = _estimate_dispersions(y, sf_mat, x, bm, fit_type)
+    glm = fit_nb_glm(y, x, sf_mat, mapd.dispersion)
+    normed = y / sf
+    cooks = cooks_mod.cooks_distance(y, normed, glm.mu, glm.hat_diagonals, x)
+    max_cooks = cooks_mod.max_cooks(cooks, x)
+    replaced = np.zeros(genes.size, dtype=bool)
+    y_fit = y
+    if min_replicates_for_replace is not None and m > x.shape[1]:
+        replaceable = cooks_mod.n_or_more_in_cell(x, min_replicates_for_replace)
+        if replaceable.any():
+            cutoff = cooks_mod.cooks_cutoff(*x.shape)
+            y_fit, replaced = cooks_mod.replace_outlier_counts(
+                y, sf, cooks, x, cutoff, min_replicates_for_replace
+            )
+            if replaced.any():
+                base_mean[genes] = (y_fit / sf).mean(axis=1)
+                base_var[genes] = (y_fit / sf).var(axis=1, ddof=1)
+                bm = base_mean[genes]
+                rows = np.flatnonzero(replaced & (y_fit.sum(axis=1) > 0))
+                if rows.size:
+                    sub = _estimate_dispersions(
+                        y_fit[rows], sf_mat[rows], x, bm[rows], fit_type, trend, prior
+                    )
+                    gene_r, _, disp_fit_r, _, map_r = sub
+                    gene.disp_gene_est[rows] = gene_r.disp_gene_est
+                    gene.iterations[rows] = gene_r.iterations
+                    disp_fit[rows] = disp_fit_r
+                    mapd.disp_map[rows] = map_r.disp_map
+                    mapd.dispersion[rows] = map_r.dispersion
+                    mapd.outlier[rows] = map_r.outlier
+                    refit = fit_nb_glm(y_fit[rows], x, sf_mat[rows], map_r.dispersion)
+                    for name in (
+                        "beta",
+                        "sigma",
+                        "mu",
+                        "hat_diagonals",
+                        "deviance",
+                        "iterations",
+                        "converged",
+                    ):
+                        getattr(glm, name)[rows] = getattr(refit, name)
+            # Cook's of replaceable samples no longer count: those outliers were replaced
+            masked = cooks.copy()
+            masked[:, replaceable] = 0.0
+            max_cooks = (
+                np.full(genes.size, np.nan)
+                if replaceable.all()
+                else cooks_mod.max_cooks(masked, x)
+            )
+
+    gene_fit = _GeneFit(
+        genes=genes,
+        counts=y_fit,
+        disp_gene_est=gene.disp_gene_est,
+        disp_gene_iter=gene.iterations,
+        disp_fit=disp_fit,
+        disp_map=mapd.disp_map,
+        dispersion=mapd.dispersion,
+        disp_outlier=mapd.outlier,
+        glm=glm,
+        cooks=cooks,
+        max_cooks=max_cooks,
+        replaced=replaced,
+    )
+    options = dict(
+        fit_type=trend.fit_type,
+        test=test.lower(),
+        reduced=reduced,
+        min_replicates_for_replace=min_replicates_for_replace,
+    )
+    return DESeqFit(
+        counts, samples, dm, sf, trend, prior[0], prior[1], base_mean, base_var, gene_fit, options
+    )
+
+
+def vst(
+    counts: pd.DataFrame,
+    fit_type: str = "parametric",
+    size_factors: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Blind variance-stabilizing transformation of a count matrix (design ``~ 1``).
+
+    Size factors are median-of-ratios unless given; the dispersion trend is fitted on all genes
+    (DESeq2's ``varianceStabilizingTransformation(blind=TRUE)``; DESeq2's faster ``vst()``
+    fits it on a random 1,000-gene subset instead).
+    """
+    y_all = _as_count_matrix(counts)
+    sf = estimate_size_factors(y_all) if size_factors is None else np.asarray(size_factors, float)
+    genes = np.flatnonzero(y_all.sum(axis=1) > 0)
+    y = y_all[genes]
+    x = np.ones((y.shape[1], 1))
+    base_mean = (y / sf).mean(axis=1)
+    gene = estimate_genewise_dispersions(y, np.broadcast_to(sf, y.shape), x)
+    trend = fit_dispersion_trend(base_mean, gene.disp_gene_est, fit_type)
+    return vst_from_trend(counts, sf, trend)
