@@ -6,7 +6,6 @@ All functions work on genes that are not all-zero; the caller removes those firs
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,16 +219,25 @@ def estimate_genewise_dispersions(
 
 @dataclass
 class DispersionTrend:
-    """A fitted mean-dispersion trend."""
+    """A fitted mean-dispersion trend (plain data, so a fit pickles)."""
 
     fit_type: str
-    function: Callable[[np.ndarray], np.ndarray]
     asympt_disp: float = np.nan
     extra_pois: float = np.nan
     mean_disp: float = np.nan
+    log_mean_grid: np.ndarray | None = None
+    log_disp_grid: np.ndarray | None = None
+    min_disp: float = MIN_DISP
 
     def __call__(self, means: np.ndarray) -> np.ndarray:
-        return self.function(np.asarray(means, dtype=float))
+        means = np.asarray(means, dtype=float)
+        if self.fit_type == "parametric":
+            return self.asympt_disp + self.extra_pois / means
+        if self.fit_type == "mean":
+            return np.full(means.shape, self.mean_disp)
+        if self.log_mean_grid is None:
+            return np.full(means.shape, self.min_disp)
+        return np.exp(np.interp(np.log(means), self.log_mean_grid, self.log_disp_grid))
 
 
 class TrendFitError(RuntimeError):
@@ -265,7 +273,9 @@ def fit_parametric_trend(means: np.ndarray, disps: np.ndarray) -> tuple[float, f
     raise TrendFitError("parametric dispersion fit did not converge in 10 rounds")
 
 
-def fit_local_trend(means: np.ndarray, disps: np.ndarray, min_disp: float = MIN_DISP):
+def fit_local_trend(
+    means: np.ndarray, disps: np.ndarray, min_disp: float = MIN_DISP
+) -> DispersionTrend:
     """Local quadratic regression of log dispersion on log mean, weighted by the mean.
 
     DESeq2 uses locfit (nearest-neighbour fraction 0.7, degree 2, tricube kernel); this is the
@@ -274,7 +284,7 @@ def fit_local_trend(means: np.ndarray, disps: np.ndarray, min_disp: float = MIN_
     """
     use = disps >= min_disp * 10
     if not use.any():
-        return lambda mu: np.full(np.shape(mu), min_disp)
+        return DispersionTrend("local", min_disp=min_disp)
     lx, ly, wt = np.log(means[use]), np.log(disps[use]), means[use]
     grid = np.linspace(lx.min(), lx.max(), 200)
     k = max(3, int(np.ceil(0.7 * lx.size)))
@@ -288,11 +298,7 @@ def fit_local_trend(means: np.ndarray, disps: np.ndarray, min_disp: float = MIN_
         sw = np.sqrt(kern)
         coef, *_ = np.linalg.lstsq(design * sw[:, None], ly * sw, rcond=None)
         fitted[i] = coef[0]
-
-    def trend(mu):
-        return np.exp(np.interp(np.log(mu), grid, fitted))
-
-    return trend
+    return DispersionTrend("local", log_mean_grid=grid, log_disp_grid=fitted, min_disp=min_disp)
 
 
 def trimmed_mean(x: np.ndarray, trim: float, axis: int = -1) -> np.ndarray:
@@ -326,9 +332,7 @@ def fit_dispersion_trend(
     if fit_type == "parametric":
         try:
             a, b = fit_parametric_trend(means, disps)
-            return DispersionTrend(
-                "parametric", lambda mu: a + b / mu, asympt_disp=a, extra_pois=b
-            )
+            return DispersionTrend("parametric", asympt_disp=a, extra_pois=b)
         except TrendFitError as err:
             warnings.warn(
                 f"parametric dispersion trend failed ({err}); using a local regression fit",
@@ -336,12 +340,10 @@ def fit_dispersion_trend(
             )
             fit_type = "local"
     if fit_type == "local":
-        return DispersionTrend("local", fit_local_trend(base_mean, disp_gene_est, min_disp))
+        return fit_local_trend(base_mean, disp_gene_est, min_disp)
     if fit_type == "mean":
         mean_disp = float(trimmed_mean(disps, 0.001))
-        return DispersionTrend(
-            "mean", lambda mu: np.full(np.shape(mu), mean_disp), mean_disp=mean_disp
-        )
+        return DispersionTrend("mean", mean_disp=mean_disp)
     raise ValueError(f"fit_type must be parametric, local or mean, got {fit_type!r}")
 
 

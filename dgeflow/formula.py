@@ -258,8 +258,6 @@ def check_design(dm: DesignMatrix) -> None:
     """
     x = dm.matrix
     m, p = x.shape
-    for var, lv in dm.levels.items():
-        del var, lv  # levels without samples cannot occur: levels come from the data
     rank = np.linalg.matrix_rank(x)
     if rank < p:
         # find columns that are linear combinations of earlier ones
@@ -280,3 +278,28 @@ def check_design(dm: DesignMatrix) -> None:
             f"design {dm.formula.text!r} has {p} coefficients for {m} samples: no residual "
             "degrees of freedom to estimate dispersion; simplify the design or add replicates"
         )
+
+
+def coefficient_table(dm: DesignMatrix) -> pd.DataFrame:
+    """One row per design column, like DESeq2's ``resultsNames`` with what each column means."""
+    rows = []
+    for j, name in enumerate(dm.columns):
+        column = dm.matrix[:, j]
+        if name == "Intercept":
+            meaning = "baseline: all factors at their reference level" + (
+                ", numeric covariates at 0" if len(dm.levels) < len(dm.formula.variables) else ""
+            )
+        elif "_vs_" in name and "." not in name:
+            var = next(v for v in dm.levels if name.startswith(f"{v}_"))
+            level = name[len(var) + 1 : name.rindex("_vs_")]
+            meaning = f"log2 fold change {var} {level} vs {dm.reference_levels[var]}"
+        else:
+            meaning = "slope per unit" if set(np.unique(column)) - {0.0, 1.0} else "indicator"
+        rows.append(
+            {
+                "coefficient": name,
+                "meaning": meaning,
+                "n_samples_nonzero": int((column != 0).sum()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,198 @@
+"""Unit tests of the DE engine's building blocks and API contracts (no reference data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dgeflow
+from dgeflow.filtering import bh_adjust
+from dgeflow.formula import (
+    FormulaError,
+    check_design,
+    coefficient_table,
+    design_matrix,
+    parse_formula,
+)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.default_rng(7)
+    n_genes, n = 400, 12
+    samples = pd.DataFrame(
+        {
+            "condition": ["ctrl", "trtA", "trtB"] * 4,
+            "batch": ["b1"] * 6 + ["b2"] * 6,
+            "dose": np.linspace(0.0, 2.0, n),
+        },
+        index=[f"s{i:02d}" for i in range(n)],
+    )
+    mean = rng.lognormal(4, 1.5, n_genes)
+    effect = np.where(rng.random(n_genes) < 0.2, rng.normal(0, 1.5, n_genes), 0.0)
+    lfc = np.outer(effect, (samples["condition"] == "trtA").to_numpy())
+    mu = mean[:, None] * 2.0**lfc
+    disp = 0.05 + 1.0 / mean
+    counts = rng.negative_binomial(1 / disp[:, None], 1 / (1 + mu * disp[:, None]))
+    counts[0] = 0  # an all-zero gene
+    genes = [f"g{i}" for i in range(n_genes)]
+    return pd.DataFrame(counts, index=genes, columns=samples.index), samples
+
+
+def test_parse_formula_terms():
+    f = parse_formula("~ sex + strain*treatment")
+    assert f.terms == (("sex",), ("strain",), ("treatment",), ("strain", "treatment"))
+    assert f.intercept
+    assert not parse_formula("~ 0 + condition").intercept
+    assert parse_formula("~ `odd name` + x").variables == ["odd name", "x"]
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "condition", "~", "~ a + ", "~ a - b", "~ __import__('os')", "~ a:a", "~ a + 2"]
+)
+def test_parse_formula_rejects(bad):
+    with pytest.raises(FormulaError):
+        parse_formula(bad)
+
+
+def test_design_matrix_names_and_reference(toy):
+    _, samples = toy
+    dm = design_matrix("~ batch + condition", samples, {"condition": "trtB"})
+    assert dm.columns == [
+        "Intercept",
+        "batch_b2_vs_b1",
+        "condition_ctrl_vs_trtB",
+        "condition_trtA_vs_trtB",
+    ]
+    table = coefficient_table(dm)
+    assert table["coefficient"].tolist() == dm.columns
+    assert "trtA vs trtB" in table.loc[3, "meaning"]
+
+
+def test_design_checks_name_the_problem(toy):
+    _, samples = toy
+    with pytest.raises(FormulaError, match="not columns of the sample sheet"):
+        design_matrix("~ genotype", samples)
+    confounded = samples.assign(site=samples["batch"].map({"b1": "x", "b2": "y"}))
+    with pytest.raises(FormulaError, match="site_y_vs_x"):
+        check_design(design_matrix("~ batch + site", confounded))
+    tiny = samples.iloc[:3]
+    with pytest.raises(FormulaError, match="no residual"):
+        check_design(design_matrix("~ condition", tiny))
+    with pytest.raises(FormulaError, match="reference level"):
+        design_matrix("~ condition", samples, {"condition": "placebo"})
+
+
+def test_bh_matches_definition():
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.5])
+    adj = bh_adjust(p)
+    # by hand: sorted 0.01, 0.03, 0.04, 0.5 with n = 4
+    expected = [0.04, 0.04 * 4 / 3, np.nan, 0.04 * 4 / 3, 0.5]
+    np.testing.assert_allclose(adj, expected)
+
+
+def test_fit_api_contract(toy, tmp_path):
+    counts, samples = toy
+    fit = dgeflow.fit(
+        counts, samples, "~ batch + condition", reference_levels={"condition": "ctrl"}
+    )
+    res = fit.results(("condition", "trtA", "ctrl"))
+    assert list(res.columns) == ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+    assert res.index.name == "gene_id" and res.index.equals(counts.index)
+    assert res.loc["g0"].drop("baseMean").isna().all() and res.loc["g0", "baseMean"] == 0
+    assert (res["padj"] < 0.1).sum() > 10
+    assert fit.size_factors.index.equals(counts.columns)
+    path = tmp_path / "fit.pkl"
+    fit.save(path)
+    again = dgeflow.load_fit(path).results(("condition", "trtA", "ctrl"))
+    pd.testing.assert_frame_equal(res, again)
+
+
+def test_contrast_between_non_reference_levels(toy):
+    counts, samples = toy
+    a = dgeflow.fit(counts, samples, "~ batch + condition", reference_levels={"condition": "ctrl"})
+    b = dgeflow.fit(counts, samples, "~ batch + condition", reference_levels={"condition": "trtB"})
+    ra = a.results(("condition", "trtA", "trtB"), independent_filtering=False)
+    rb = b.results(("condition", "trtA", "trtB"), independent_filtering=False)
+    ok = ra["pvalue"].notna()
+    np.testing.assert_allclose(
+        ra.loc[ok, "log2FoldChange"], rb.loc[ok, "log2FoldChange"], atol=1e-4
+    )
+    np.testing.assert_allclose(ra.loc[ok, "lfcSE"], rb.loc[ok, "lfcSE"], rtol=1e-3)
+    # the reversed contrast flips the sign
+    rev = a.results(("condition", "trtB", "trtA"), independent_filtering=False)
+    np.testing.assert_allclose(rev["log2FoldChange"], -ra["log2FoldChange"], atol=1e-12)
+
+
+def test_coefficient_name_and_numeric_contrast_agree(toy):
+    counts, samples = toy
+    fit = dgeflow.fit(
+        counts, samples, "~ batch + condition", reference_levels={"condition": "ctrl"}
+    )
+    by_name = fit.results("condition_trtA_vs_ctrl")
+    vec = np.zeros(len(fit.result_names))
+    vec[fit.result_names.index("condition_trtA_vs_ctrl")] = 1
+    by_vec = fit.results(vec)
+    pd.testing.assert_series_equal(by_name["stat"], by_vec["stat"])
+    with pytest.raises(ValueError, match="not in the design"):
+        fit.results("condition_trtC_vs_ctrl")
+    with pytest.raises(ValueError, match="not a level"):
+        fit.results(("condition", "trtC", "ctrl"))
+
+
+def test_numeric_covariate_and_lrt(toy):
+    counts, samples = toy
+    fit = dgeflow.fit(counts, samples, "~ batch + dose", reduced="~ batch")
+    assert fit.result_names[-1] == "dose"
+    res = fit.results(test="lrt")
+    assert res.attrs["test"] == "lrt"
+    assert (res["stat"].dropna() >= -1e-6).all()
+
+
+@pytest.mark.parametrize("fit_type", ["parametric", "local", "mean"])
+def test_fit_types_and_vst(toy, fit_type):
+    counts, samples = toy
+    fit = dgeflow.fit(counts, samples, "~ condition", fit_type=fit_type)
+    assert fit.trend.fit_type == fit_type
+    v = fit.vst()
+    assert v.shape == counts.shape and np.isfinite(v.to_numpy()).all()
+    # monotone in the normalized count within a sample
+    norm = counts["s00"] / fit.size_factors["s00"]
+    order = np.argsort(norm.to_numpy(), kind="stable")
+    assert np.all(np.diff(v["s00"].to_numpy()[order]) >= -1e-9)
+
+
+def test_bad_counts_rejected(toy):
+    counts, samples = toy
+    with pytest.raises(ValueError, match="integers"):
+        dgeflow.fit(counts + 0.5, samples, "~ condition")
+    with pytest.raises(ValueError, match="no row in the sample sheet"):
+        dgeflow.fit(counts, samples.iloc[1:], "~ condition")
+
+
+def test_cooks_replacement_with_seven_replicates():
+    rng = np.random.default_rng(3)
+    n = 16
+    samples = pd.DataFrame({"g": ["a"] * 8 + ["b"] * 8}, index=[f"s{i}" for i in range(n)])
+    mu = rng.lognormal(5, 1, 300)
+    counts = rng.negative_binomial(10, 10 / (10 + mu[:, None]), size=(300, n))
+    counts[5, 2] = 50 * int(counts[5].max() + 1)  # one wild count
+    fit = dgeflow.fit(
+        pd.DataFrame(counts, index=[f"g{i}" for i in range(300)], columns=samples.index),
+        samples,
+        "~ g",
+    )
+    table = fit.gene_table
+    assert table.loc["g5", "replace"] == 1
+    assert table["replace"].sum() < 10
+    res = fit.results(("g", "b", "a"))
+    # replaced and refitted: the gene keeps a p-value
+    assert not np.isnan(res.loc["g5", "pvalue"])
+    disabled = dgeflow.fit(
+        pd.DataFrame(counts, index=table.index, columns=samples.index),
+        samples,
+        "~ g",
+        min_replicates_for_replace=None,
+    ).results(("g", "b", "a"))
+    assert np.isnan(disabled.loc["g5", "pvalue"])
