@@ -1,0 +1,466 @@
+"""Count normalizations: CPM, TPM, RPKM/FPKM, DESeq2 median-of-ratios and edgeR TMM.
+
+Every function takes a genes x samples DataFrame of raw counts (gene ids as the index, sample
+ids as the columns) and returns a DataFrame of the same shape and labels, so the outputs can be
+written as TSV tables directly. All work is vectorized over genes; only TMM loops over samples,
+because each sample is trimmed against the reference on its own set of genes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from dgeflow.size_factors import size_factors
+
+NORMALIZATION_METHODS = ("cpm", "tpm", "rpkm", "fpkm", "median_of_ratios", "tmm")
+LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
+
+METHOD_NOTES: dict[str, str] = {
+    "cpm": (
+        "Counts per million: each count divided by its sample's total count, times 1e6. "
+        "Corrects for sequencing depth only (not gene length or library composition); "
+        "good for filtering and quick looks, not for DE."
+    ),
+    "tpm": (
+        "Transcripts per million: counts divided by gene length (kb), then scaled so every "
+        "sample sums to 1e6. Corrects for depth and gene length; suited to comparing genes "
+        "within a sample, not to between-sample DE (no composition correction)."
+    ),
+    "rpkm": (
+        "Reads per kilobase per million: counts divided by the sample's total (millions) and "
+        "the gene length (kb). Corrects for depth and gene length, but sample totals differ, "
+        "so values are not comparable between samples; prefer TPM within a sample."
+    ),
+    "fpkm": (
+        "Fragments per kilobase per million: the RPKM computation applied to fragment "
+        "(read-pair) counts, identical for gene-level counts. Like RPKM, not comparable "
+        "between samples."
+    ),
+    "median_of_ratios": (
+        "DESeq2's median-of-ratios: counts divided by per-sample size factors (median ratio "
+        "to the per-gene geometric mean). Corrects for depth and library composition; fit "
+        "for between-sample comparisons and DE, not for within-sample gene comparisons."
+    ),
+    "tmm": (
+        "edgeR's trimmed mean of M-values: CPM with library sizes scaled by TMM factors. "
+        "Corrects for depth and library composition; fit for between-sample comparisons "
+        "and DE, not for within-sample gene comparisons."
+    ),
+}
+
+
+# --- input checks -----------------------------------------------------------------------------
+
+
+def _as_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Return ``counts`` as a float DataFrame after checking it is finite and non-negative."""
+    if not isinstance(counts, pd.DataFrame):
+        raise TypeError(
+            f"counts must be a pandas DataFrame (genes x samples), got {type(counts).__name__}"
+        )
+    values = counts.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        n_bad = int((~np.isfinite(values)).sum())
+        raise ValueError(f"counts contain {n_bad} missing or infinite values")
+    if (values < 0).any():
+        n_bad = int((values < 0).sum())
+        raise ValueError(f"counts contain {n_bad} negative values")
+    return pd.DataFrame(values, index=counts.index, columns=counts.columns)
+
+
+def _check_positive_totals(totals: np.ndarray, samples: pd.Index, what: str) -> None:
+    bad = samples[~(totals > 0)]
+    if len(bad):
+        raise ValueError(
+            f"{what} is zero for {len(bad)} sample(s) ({_few(bad)}); "
+            "remove empty samples before normalizing"
+        )
+
+
+def _few(ids: pd.Index | list, k: int = 5) -> str:
+    """Up to ``k`` ids as a comma-separated string, with an ellipsis when there are more."""
+    ids = list(ids)
+    shown = ", ".join(str(i) for i in ids[:k])
+    return shown + (", ..." if len(ids) > k else "")
+
+
+def _aligned_lengths(
+    counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping
+) -> np.ndarray:
+    """Gene lengths (bp) in the order of ``counts.index``; errors name the genes lacking one."""
+    if lengths is None:
+        raise ValueError("this method needs gene lengths (bp); pass lengths=")
+    if isinstance(lengths, pd.DataFrame):
+        if "length" in lengths.columns:
+            lengths = lengths["length"]
+        elif lengths.shape[1] == 1:
+            lengths = lengths.iloc[:, 0]
+        else:
+            raise ValueError(
+                "lengths DataFrame must have a 'length' column or exactly one column, "
+                f"got columns {list(lengths.columns)}"
+            )
+    elif not isinstance(lengths, pd.Series):
+        lengths = pd.Series(lengths)
+    missing = counts.index.difference(lengths.index, sort=False)
+    if len(missing):
+        raise ValueError(
+            f"gene lengths are missing for {len(missing)} of {len(counts.index)} genes "
+            f"({_few(missing)}); provide a length for every gene in the count matrix"
+        )
+    aligned = pd.to_numeric(lengths.loc[counts.index], errors="coerce").to_numpy(dtype=float)
+    bad = counts.index[~(np.isfinite(aligned) & (aligned > 0))]
+    if len(bad):
+        raise ValueError(
+            f"gene lengths must be positive numbers; {len(bad)} gene(s) are not ({_few(bad)})"
+        )
+    return aligned
+
+
+# --- depth and length normalizations ----------------------------------------------------------
+
+
+def cpm(counts: pd.DataFrame, lib_sizes: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
+    """Counts per million.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples.
+    lib_sizes
+        Library size per sample (a Series indexed by sample id, or an array in column order).
+        Defaults to the column sums; pass effective library sizes (lib size x TMM factor) to get
+        edgeR's ``cpm(y)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``counts / lib_size * 1e6``, same labels as ``counts``.
+    """
+    counts = _as_counts(counts)
+    if lib_sizes is None:
+        totals = counts.to_numpy().sum(axis=0)
+    elif isinstance(lib_sizes, pd.Series):
+        totals = lib_sizes.reindex(counts.columns).to_numpy(dtype=float)
+    else:
+        totals = np.asarray(lib_sizes, dtype=float)
+        if totals.shape != (counts.shape[1],):
+            raise ValueError(
+                f"lib_sizes has shape {totals.shape}; expected one value per sample "
+                f"({counts.shape[1]})"
+            )
+    _check_positive_totals(totals, counts.columns, "the library size")
+    return counts / totals * 1e6
+
+
+def tpm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> pd.DataFrame:
+    """Transcripts per million.
+
+    Reads per base (count / length) rescaled so that every sample sums to 1e6.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples.
+    lengths
+        Gene length in bp, a Series indexed by gene id (extra genes are ignored; a missing one is
+        an error). A DataFrame with a ``length`` column is accepted too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        TPM values; each column sums to 1e6.
+    """
+    counts = _as_counts(counts)
+    length_bp = _aligned_lengths(counts, lengths)
+    rate = counts.to_numpy() / length_bp[:, None]
+    rate_totals = rate.sum(axis=0)
+    _check_positive_totals(rate_totals, counts.columns, "the total count")
+    return pd.DataFrame(rate / rate_totals * 1e6, index=counts.index, columns=counts.columns)
+
+
+def rpkm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> pd.DataFrame:
+    """Reads per kilobase of gene per million reads.
+
+    ``count / (library size / 1e6) / (length / 1e3)`` with the library size the column sum
+    (edgeR's ``rpkm()`` on a DGEList without normalization factors).
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples.
+    lengths
+        Gene length in bp, a Series indexed by gene id (see :func:`tpm`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        RPKM values. Column sums differ between samples, which is why RPKM is not comparable
+        between samples.
+    """
+    counts = _as_counts(counts)
+    length_bp = _aligned_lengths(counts, lengths)
+    return cpm(counts) / (length_bp[:, None] / 1e3)
+
+
+def fpkm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> pd.DataFrame:
+    """Fragments per kilobase of gene per million fragments.
+
+    For gene-level counts this is the same computation as :func:`rpkm`; the name only says the
+    counts are fragments (read pairs) rather than reads. Provided so both names exist in tables.
+
+    Parameters
+    ----------
+    counts
+        Raw counts (fragments), genes x samples.
+    lengths
+        Gene length in bp, a Series indexed by gene id (see :func:`tpm`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        FPKM values, identical to ``rpkm(counts, lengths)``.
+    """
+    return rpkm(counts, lengths)
+
+
+# --- between-sample normalizations ------------------------------------------------------------
+
+
+def median_of_ratios(counts: pd.DataFrame, size_factor_method: str = "ratio") -> pd.DataFrame:
+    """DESeq2's normalized counts: counts divided by median-of-ratios size factors.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples.
+    size_factor_method
+        ``"ratio"`` (DESeq2's default) or ``"poscounts"``, passed to
+        :func:`dgeflow.size_factors.size_factors`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``counts(dds, normalized=TRUE)`` equivalent.
+    """
+    counts = _as_counts(counts)
+    factors = size_factors(counts.to_numpy(), method=size_factor_method)
+    return counts / factors
+
+
+def _tmm_factor_against(
+    obs: np.ndarray,
+    ref: np.ndarray,
+    lib_obs: float,
+    lib_ref: float,
+    logratio_trim: float,
+    sum_trim: float,
+    do_weighting: bool,
+    a_cutoff: float,
+) -> float:
+    """TMM factor of one sample against the reference sample (before geometric rescaling)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_obs = obs / lib_obs
+        p_ref = ref / lib_ref
+        log_ratio = np.log2(p_obs / p_ref)  # M values
+        abs_expr = (np.log2(p_obs) + np.log2(p_ref)) / 2  # A values
+        # delta-method variance of M under binomial sampling, used as inverse weights
+        variance = (lib_obs - obs) / lib_obs / obs + (lib_ref - ref) / lib_ref / ref
+    usable = np.isfinite(log_ratio) & np.isfinite(abs_expr) & (abs_expr > a_cutoff)
+    log_ratio, abs_expr, variance = log_ratio[usable], abs_expr[usable], variance[usable]
+    if log_ratio.size == 0:
+        # the two libraries share no gene with positive counts: edgeR returns 1
+        return 1.0
+    if np.max(np.abs(log_ratio)) < 1e-6:
+        return 1.0
+    n = log_ratio.size
+    # trim by ranks (ties averaged), keeping ranks lo..hi on both M and A
+    lo_m = np.floor(n * logratio_trim) + 1
+    hi_m = n + 1 - lo_m
+    lo_a = np.floor(n * sum_trim) + 1
+    hi_a = n + 1 - lo_a
+    rank_m = rankdata(log_ratio)
+    rank_a = rankdata(abs_expr)
+    keep = (rank_m >= lo_m) & (rank_m <= hi_m) & (rank_a >= lo_a) & (rank_a <= hi_a)
+    if not keep.any():
+        return 1.0
+    if do_weighting:
+        weights = 1.0 / variance[keep]
+        mean_log_ratio = np.sum(log_ratio[keep] * weights) / np.sum(weights)
+    else:
+        mean_log_ratio = np.mean(log_ratio[keep])
+    if not np.isfinite(mean_log_ratio):
+        return 1.0
+    return float(2.0**mean_log_ratio)
+
+
+def tmm_factors(
+    counts: pd.DataFrame,
+    lib_sizes: pd.Series | np.ndarray | None = None,
+    *,
+    ref_column: str | int | None = None,
+    logratio_trim: float = 0.3,
+    sum_trim: float = 0.05,
+    do_weighting: bool = True,
+    a_cutoff: float = -1e10,
+) -> pd.Series:
+    """edgeR's TMM normalization factors (``calcNormFactors(method = "TMM")``).
+
+    Algorithm (Robinson & Oshlack 2010, as implemented in edgeR): genes that are zero in every
+    sample are dropped; the reference sample is the one whose upper-quartile factor
+    (75th percentile of its counts / library size) is closest to the mean of those factors
+    (the sample with the largest sum of square-root counts when their median is below 1e-20);
+    for every sample, M = log2 ratio and A = mean log2 proportion against the reference are
+    computed on genes with positive counts in both; genes outside the central
+    ``1 - 2 * logratio_trim`` of M ranks or ``1 - 2 * sum_trim`` of A ranks are trimmed; the
+    factor is 2 to the inverse-variance weighted mean of the kept M values. Finally the factors
+    are rescaled to geometric mean 1.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples.
+    lib_sizes
+        Library sizes (Series by sample id or array in column order); default the column sums.
+    ref_column
+        Reference sample, by id or position; default chosen as above.
+    logratio_trim, sum_trim
+        Fraction trimmed from each end of the M values and of the A values.
+    do_weighting
+        Weight M values by their inverse asymptotic variance.
+    a_cutoff
+        Genes with A at or below this are ignored.
+
+    Returns
+    -------
+    pandas.Series
+        One factor per sample (index = sample ids, name ``norm_factor``); effective library size
+        is ``lib_size * factor``.
+    """
+    counts = _as_counts(counts)
+    x = counts.to_numpy()
+    n_samples = x.shape[1]
+    if lib_sizes is None:
+        libs = x.sum(axis=0)
+    elif isinstance(lib_sizes, pd.Series):
+        libs = lib_sizes.reindex(counts.columns).to_numpy(dtype=float)
+    else:
+        libs = np.asarray(lib_sizes, dtype=float)
+    _check_positive_totals(libs, counts.columns, "the library size")
+    x = x[(x > 0).any(axis=1)]
+    if x.shape[0] == 0 or n_samples == 1:
+        return pd.Series(np.ones(n_samples), index=counts.columns, name="norm_factor")
+
+    if ref_column is None:
+        upper_quartile = np.quantile(x, 0.75, axis=0) / libs  # R's quantile type 7
+        if np.median(upper_quartile) < 1e-20:
+            ref = int(np.argmax(np.sqrt(x).sum(axis=0)))
+        else:
+            ref = int(np.argmin(np.abs(upper_quartile - upper_quartile.mean())))
+    elif isinstance(ref_column, str | np.str_):
+        ref = int(counts.columns.get_loc(ref_column))
+    else:
+        ref = int(ref_column)
+
+    factors = np.array(
+        [
+            _tmm_factor_against(
+                x[:, j],
+                x[:, ref],
+                libs[j],
+                libs[ref],
+                logratio_trim,
+                sum_trim,
+                do_weighting,
+                a_cutoff,
+            )
+            for j in range(n_samples)
+        ]
+    )
+    factors = factors / np.exp(np.mean(np.log(factors)))
+    return pd.Series(factors, index=counts.columns, name="norm_factor")
+
+
+def tmm(counts: pd.DataFrame, **tmm_options: object) -> pd.DataFrame:
+    """TMM-normalized CPM: edgeR's ``cpm(y)`` after ``calcNormFactors(y)``.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples.
+    **tmm_options
+        Passed to :func:`tmm_factors` (e.g. ``ref_column``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``counts / (lib_size * norm_factor) * 1e6``.
+    """
+    counts = _as_counts(counts)
+    lib_sizes = counts.sum(axis=0)
+    factors = tmm_factors(counts, lib_sizes, **tmm_options)
+    return cpm(counts, lib_sizes * factors)
+
+
+# --- dispatch and summaries -------------------------------------------------------------------
+
+
+def normalize(
+    counts: pd.DataFrame,
+    method: str,
+    lengths: pd.Series | pd.DataFrame | Mapping | None = None,
+) -> pd.DataFrame:
+    """Normalize counts by name.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples.
+    method
+        One of :data:`NORMALIZATION_METHODS`.
+    lengths
+        Gene lengths in bp (Series by gene id); required for :data:`LENGTH_METHODS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Normalized values, same labels as ``counts``.
+    """
+    if method not in NORMALIZATION_METHODS:
+        raise ValueError(
+            f"unknown normalization method {method!r}; choose one of "
+            f"{', '.join(NORMALIZATION_METHODS)}"
+        )
+    if method in LENGTH_METHODS:
+        if lengths is None:
+            raise ValueError(
+                f"normalization method {method!r} needs gene lengths (bp); provide a "
+                "gene_lengths table or drop this method"
+            )
+        return {"tpm": tpm, "rpkm": rpkm, "fpkm": fpkm}[method](counts, lengths)
+    return {"cpm": cpm, "median_of_ratios": median_of_ratios, "tmm": tmm}[method](counts)
+
+
+def sample_totals(normalized: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Column sums of each normalized matrix.
+
+    Shows the classic point that TPM sums to 1e6 in every sample while RPKM/FPKM totals
+    differ between samples (and CPM sums to 1e6 by construction).
+
+    Parameters
+    ----------
+    normalized
+        Method name -> normalized DataFrame (genes x samples).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Samples x methods, index named ``sample_id``, columns in the mapping's order.
+    """
+    totals = pd.DataFrame({method: frame.sum(axis=0) for method, frame in normalized.items()})
+    totals.index.name = "sample_id"
+    return totals
