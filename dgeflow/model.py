@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dgeflow import cooks as cooks_mod
+from dgeflow import filtering
 from dgeflow.dispersion import (
     DispersionTrend,
     dispersion_prior_variance,
@@ -19,7 +20,6 @@ from dgeflow.dispersion import (
     estimate_map_dispersions,
     fit_dispersion_trend,
 )
-from dgeflow.filtering import bh_adjust, independent_filtering
 from dgeflow.formula import DesignMatrix, FormulaError, check_design, design_matrix, parse_formula
 from dgeflow.glm import GLMFit, fit_nb_glm
 from dgeflow.hypothesis import lrt_test, wald_test
@@ -310,11 +310,11 @@ class DESeqFit:
         res.index.name = "gene_id"
         threshold = theta = np.nan
         if independent_filtering:
-            padj, threshold, theta, _ = independent_filtering_fn(
+            padj, threshold, theta, _ = filtering.independent_filtering(
                 res["pvalue"].to_numpy(), res["baseMean"].to_numpy(), alpha
             )
         else:
-            padj = bh_adjust(res["pvalue"].to_numpy())
+            padj = filtering.bh_adjust(res["pvalue"].to_numpy())
         res["padj"] = padj
         if shrink:
             from dgeflow.shrink import shrink_lfc
@@ -396,10 +396,6 @@ def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLM
     )
 
 
-def independent_filtering_fn(pvalues, base_mean, alpha):
-    return independent_filtering(pvalues, base_mean, alpha)
-
-
 def load_fit(path: str | Path) -> DESeqFit:
     """Load a fit written by :meth:`DESeqFit.save` (trusted files only: it is a pickle)."""
     with open(path, "rb") as fh:
@@ -416,6 +412,23 @@ def _as_count_matrix(counts: pd.DataFrame) -> np.ndarray:
     if not np.allclose(values, np.round(values)):
         raise ValueError("counts must be integers (round estimated counts first)")
     return values
+
+
+def _resolve_size_factors(size_factors, counts, y_all, control_genes) -> np.ndarray:
+    if isinstance(size_factors, str):
+        ctrl = None
+        if control_genes is not None:
+            ctrl = np.asarray(control_genes)
+            if ctrl.dtype != bool:
+                ctrl = counts.index.isin(ctrl)
+        return estimate_size_factors(y_all, size_factors, ctrl)
+    if isinstance(size_factors, pd.Series):
+        sf = size_factors.reindex(counts.columns).to_numpy(dtype=float)
+    else:
+        sf = np.asarray(size_factors, dtype=float)
+    if sf.shape != (counts.shape[1],) or not np.all(sf > 0):
+        raise ValueError("size_factors must be one positive number per sample (no missing ones)")
+    return sf
 
 
 def _estimate_dispersions(y, sf_mat, x, base_mean, fit_type, trend=None, prior=None):
@@ -491,25 +504,7 @@ def fit(
     x = dm.matrix
     m = x.shape[0]
 
-    if isinstance(size_factors, str):
-        ctrl = None
-        if control_genes is not None:
-            ctrl = np.asarray(control_genes)
-            if ctrl.dtype != bool:
-                ctrl = counts.index.isin(ctrl)
-        sf = estimate_size_factors(y_all, size_factors, ctrl)
-    else:
-        sf = np.asarray(
-            pd.Series(size_factors, index=counts.columns)
-            if isinstance(size_factors, dict)
-            else size_factors,
-            dtype=float,
-        )
-        if isinstance(size_factors, pd.Series):
-            sf = size_factors.loc[counts.columns].to_numpy(dtype=float)
-        if sf.shape != (m,) or not (sf > 0).all():
-            raise ValueError("size_factors must be one positive number per sample")
-
+    sf = _resolve_size_factors(size_factors, counts, y_all, control_genes)
     normed_all = y_all / sf
     base_mean = normed_all.mean(axis=1)
     base_var = normed_all.var(axis=1, ddof=1)
