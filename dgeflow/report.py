@@ -1,0 +1,462 @@
+"""One self-contained HTML report of a workflow run.
+
+:func:`build_report` reads the output tree described in the workflow contract (validation/,
+normalized/, qc/, de/) and renders ``templates/report.html.j2``: images are embedded as base64
+data URIs and the CSS is inline, so the file opens offline and can be mailed as one attachment.
+Every string that comes from user files is escaped by jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.metadata
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+import yaml
+
+TEMPLATE_NAME = "report.html.j2"
+TOP_GENES = 20
+VERSION_PACKAGES = (
+    "dgeflow",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "seaborn",
+    "jinja2",
+    "pyyaml",
+    "snakemake",
+)
+
+# Used only when dgeflow.normalize is not importable; keep in step with its METHOD_NOTES.
+FALLBACK_METHOD_NOTES: dict[str, str] = {
+    "cpm": (
+        "Counts per million: counts divided by the sample's total, times 1e6. Corrects for "
+        "sequencing depth only (not gene length or library composition); for filtering and "
+        "quick looks, not for DE."
+    ),
+    "tpm": (
+        "Transcripts per million: counts divided by gene length, then scaled so that every "
+        "sample sums to 1e6. Corrects for depth and gene length; for comparing genes within a "
+        "sample, not for between-sample DE (no composition correction)."
+    ),
+    "rpkm": (
+        "Reads per kilobase per million: counts divided by the sample total (millions) and gene "
+        "length (kb). Sample totals differ, so values are not comparable between samples; "
+        "prefer TPM within a sample."
+    ),
+    "fpkm": (
+        "Fragments per kilobase per million: RPKM computed on fragment (read-pair) counts, "
+        "identical for gene-level counts. Not comparable between samples."
+    ),
+    "median_of_ratios": (
+        "DESeq2's median-of-ratios size factors. Corrects for depth and library composition; "
+        "for between-sample comparisons and DE, not for within-sample gene comparisons."
+    ),
+    "tmm": (
+        "edgeR's trimmed mean of M-values scaling of CPM. Corrects for depth and library "
+        "composition; for between-sample comparisons and DE, not within-sample comparisons."
+    ),
+}
+
+GENE_FILTER_NOTES = {
+    "all_zero": "zero counts in every sample; no test possible (baseMean = 0)",
+    "cooks_outlier": "a count outlier by Cook's distance; p-value set to NA (as DESeq2)",
+    "low_counts": "mean count below the independent-filtering threshold; padj set to NA",
+    "tested": "tested and adjusted",
+}
+
+METHODS_NOTES = [
+    "Size factors: median of ratios to the per-gene geometric mean (DESeq2 estimateSizeFactors).",
+    "Dispersions: gene-wise Cox-Reid adjusted-profile-likelihood estimates, a parametric trend "
+    "asympDisp + extraPois / mean fitted as a gamma GLM, and empirical-Bayes shrinkage towards "
+    "the trend (maximum a posteriori), with gene-wise outliers kept at their own estimate, as in "
+    "DESeq2 (Love, Huber & Anders 2014).",
+    "Tests: negative binomial GLM; Wald tests of contrasts (or likelihood-ratio tests against a "
+    "reduced design); Cook's distance outlier handling; independent filtering on the mean count "
+    "maximizing discoveries at the chosen alpha; Benjamini-Hochberg adjustment.",
+    "Sample QC: the blind variance-stabilizing transformation (DESeq2 vst, blind = TRUE); PCA on "
+    "the most variable genes (genes centred, not scaled, as plotPCA); one-way ANOVA (categorical) "
+    "or linear regression (numeric) of each PC on each factor; Pearson correlation between "
+    "samples with average-linkage clustering on 1 - r.",
+    "TMM normalization follows edgeR's calcNormFactors (Robinson & Oshlack 2010).",
+]
+
+
+@dataclass
+class Cell:
+    """One table cell: display text, whether it is a number (right-aligned), a CSS class."""
+
+    text: str
+    numeric: bool = False
+    css: str = ""
+
+
+@dataclass
+class Table:
+    """A table ready for the template; all text is escaped there."""
+
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    note: str = ""
+
+
+def format_number(value: Any) -> str:
+    """Format a number for a table: integers with thousands separators, floats to 4
+    significant digits, very small or large values in scientific notation, NaN as "NA"."""
+    if value is None:
+        return "NA"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return "NA"
+    if math.isinf(number):
+        return "Inf" if number > 0 else "-Inf"
+    if number == 0:
+        return "0"
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
+    if abs(number) < 1e-3 or abs(number) >= 1e6:
+        return f"{number:.3e}"
+    return f"{number:.4g}"
+
+
+def _cell(value: Any) -> Cell:
+    if isinstance(value, str):
+        return Cell(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Cell("NA", numeric=True, css="na")
+    if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
+        return Cell(format_number(value), numeric=True)
+    if pd.isna(value):
+        return Cell("NA", numeric=True, css="na")
+    return Cell(str(value))
+
+
+def frame_table(frame: pd.DataFrame, index: bool = False, max_rows: int | None = None) -> Table:
+    """Turn a DataFrame into a :class:`Table` (numbers formatted, text kept raw for escaping).
+
+    Parameters
+    ----------
+    frame
+        Table to show.
+    index
+        Include the index as the first column.
+    max_rows
+        Show at most this many rows and say how many were left out.
+    """
+    shown = frame if max_rows is None else frame.head(max_rows)
+    if index:
+        shown = shown.reset_index()
+    table = Table(columns=[str(c) for c in shown.columns])
+    for record in shown.itertuples(index=False, name=None):
+        table.rows.append([_cell(value) for value in record])
+    if max_rows is not None and len(frame) > max_rows:
+        table.note = f"Showing {max_rows} of {len(frame):,} rows."
+    return table
+
+
+def _read_tsv(path: Path, index_col: int | None = None) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, sep="\t", index_col=index_col)
+
+
+def _image(path: Path) -> str | None:
+    """PNG as a data URI (base64 text only, so it is safe inside an attribute)."""
+    if not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _method_notes() -> dict[str, str]:
+    try:
+        from dgeflow.normalize import METHOD_NOTES
+    except ImportError:
+        return dict(FALLBACK_METHOD_NOTES)
+    notes = dict(FALLBACK_METHOD_NOTES)
+    notes.update({str(k): str(v) for k, v in dict(METHOD_NOTES).items()})
+    return notes
+
+
+def _versions() -> list[tuple[str, str]]:
+    versions = [("python", platform.python_version())]
+    for package in VERSION_PACKAGES:
+        try:
+            versions.append((package, importlib.metadata.version(package)))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append((package, "not installed"))
+    versions.append(("platform", platform.platform()))
+    return versions
+
+
+def contrast_name(contrast: dict) -> str:
+    """A contrast's file name: its ``name`` or ``{factor}_{level}_vs_{reference}``."""
+    name = contrast.get("name")
+    if name:
+        return str(name)
+    return f"{contrast['factor']}_{contrast['level']}_vs_{contrast['reference']}"
+
+
+def _nested(config: dict, *keys: str, default: Any = None) -> Any:
+    value: Any = config
+    for key in keys:
+        if not isinstance(value, dict) or value.get(key) is None:
+            return default
+        value = value[key]
+    return value
+
+
+def _overview(outdir: Path, config: dict) -> dict:
+    counts_path = outdir / "validation" / "counts.tsv"
+    n_genes = n_samples = None
+    if counts_path.is_file():
+        header = pd.read_csv(counts_path, sep="\t", nrows=0)
+        n_samples = len(header.columns) - 1
+        with counts_path.open() as handle:
+            n_genes = sum(1 for _ in handle) - 1
+    contrasts = [
+        {
+            "name": contrast_name(c),
+            "factor": str(c.get("factor")),
+            "level": str(c.get("level")),
+            "reference": str(c.get("reference")),
+        }
+        for c in config.get("contrasts") or []
+    ]
+    return {
+        "design": str(config.get("design", "")),
+        "contrasts": contrasts,
+        "n_genes": format_number(n_genes) if n_genes is not None else "unknown",
+        "n_samples": format_number(n_samples) if n_samples is not None else "unknown",
+        "config_yaml": yaml.safe_dump(config, sort_keys=False, default_flow_style=False),
+    }
+
+
+def _validation(outdir: Path) -> dict:
+    summary = _read_tsv(outdir / "validation" / "summary.tsv")
+    samples = _read_tsv(outdir / "validation" / "samples.tsv")
+    failed = 0
+    if summary is not None and "status" in summary:
+        # validate.py writes ok / warning / error / skipped; only the middle two need a look.
+        status = summary["status"].astype(str).str.lower()
+        failed = int(status.isin(["warning", "error", "fail", "failed"]).sum())
+    return {
+        "summary": frame_table(summary) if summary is not None else None,
+        "samples": frame_table(samples) if samples is not None else None,
+        "n_not_ok": failed,
+        "lengths_given": (outdir / "validation" / "gene_lengths.tsv").is_file(),
+    }
+
+
+def _normalization(outdir: Path) -> dict:
+    notes = _method_notes()
+    methods = _read_tsv(outdir / "normalized" / "methods.tsv")
+    method_rows = []
+    if methods is not None:
+        for record in methods.to_dict("records"):
+            method = str(record.get("method", ""))
+            status = str(record.get("status", ""))
+            note = record.get("note")
+            method_rows.append(
+                {
+                    "method": method,
+                    "status": status,
+                    "skipped": status.lower() != "done",
+                    "note": "" if note is None or pd.isna(note) else str(note),
+                    "fit_for": notes.get(method, ""),
+                }
+            )
+    totals = _read_tsv(outdir / "normalized" / "sample_totals.tsv")
+    totals_table = None
+    spread = []
+    if totals is not None:
+        totals_table = frame_table(totals)
+        for column in totals.columns[1:]:
+            values = pd.to_numeric(totals[column], errors="coerce")
+            mean = values.mean()
+            cv = float(values.std(ddof=1) / mean) if mean and len(values) > 1 else float("nan")
+            spread.append(
+                {
+                    "method": str(column),
+                    "cv": "NA" if math.isnan(cv) else f"{100 * cv:.1f}%",
+                    "varies": bool(np.isfinite(cv) and cv > 0.01),
+                    "min": format_number(values.min()),
+                    "max": format_number(values.max()),
+                }
+            )
+        # Mark the columns whose totals vary, so the table itself shows it.
+        varying = {s["method"] for s in spread if s["varies"]}
+        for row in totals_table.rows:
+            for cell, column in zip(row, totals_table.columns, strict=True):
+                if column in varying and column.lower() in {"rpkm", "fpkm"}:
+                    cell.css = "vary"
+    return {
+        "methods": method_rows,
+        "totals": totals_table,
+        "spread": spread,
+        "rpkm_varies": any(s["varies"] for s in spread if s["method"].lower() in {"rpkm", "fpkm"}),
+    }
+
+
+def _pc_sentence(row: pd.Series, variance: pd.Series) -> str:
+    share = variance.get(row["pc"], float("nan"))
+    share_text = f"{100 * share:.0f}%" if np.isfinite(share) else "?"
+    if pd.isna(row["factor"]):
+        return f"{row['pc']} ({share_text}): no factor could be tested"
+    return (
+        f"{row['pc']} ({share_text}): {row['factor']} "
+        f"(R²={row['r2']:.2f}, p={format_number(row['pvalue'])})"
+    )
+
+
+def _sample_qc(outdir: Path) -> dict:
+    from dgeflow.qc import best_factor_per_pc
+
+    qc_dir = outdir / "qc"
+    variance = _read_tsv(qc_dir / "pca_variance.tsv")
+    variance_series = (
+        pd.Series(variance["variance_ratio"].to_numpy(), index=variance["pc"].astype(str))
+        if variance is not None
+        else pd.Series(dtype=float)
+    )
+    assoc = _read_tsv(qc_dir / "pc_factor_association.tsv")
+    sentences: list[str] = []
+    assoc_table = None
+    if assoc is not None and not assoc.empty:
+        best = best_factor_per_pc(assoc)
+        sentences = [_pc_sentence(row, variance_series) for _, row in best.iterrows()]
+        wide = assoc.pivot(index="factor", columns="pc", values="r2")
+        wide = wide[[pc for pc in assoc["pc"].drop_duplicates()]]
+        assoc_table = frame_table(wide.rename_axis("factor / R²"), index=True)
+    flags = _read_tsv(qc_dir / "sample_flags.tsv")
+    correlation = _read_tsv(qc_dir / "sample_correlation.tsv", index_col=0)
+    correlation_summary = None
+    if correlation is not None and len(correlation) > 1:
+        values = correlation.to_numpy(dtype=float).copy()
+        np.fill_diagonal(values, np.nan)
+        summary = pd.DataFrame(
+            {
+                "sample_id": correlation.index.astype(str),
+                "median r to others": np.nanmedian(values, axis=1),
+                "min r": np.nanmin(values, axis=1),
+            }
+        )
+        correlation_summary = frame_table(summary)
+    return {
+        "pca_png": _image(qc_dir / "plots" / "pca.png"),
+        "scree_png": _image(qc_dir / "plots" / "scree.png"),
+        "heatmap_png": _image(qc_dir / "plots" / "correlation_heatmap.png"),
+        "sentences": sentences,
+        "association": assoc_table,
+        "flags": frame_table(flags) if flags is not None and not flags.empty else None,
+        "flags_found": flags is not None,
+        "n_flagged": int(flags["sample_id"].nunique()) if flags is not None and len(flags) else 0,
+        "correlation_summary": correlation_summary,
+    }
+
+
+def _gene_filter(outdir: Path) -> dict:
+    table = _read_tsv(outdir / "qc" / "gene_filter.tsv")
+    if table is None:
+        return {"table": None}
+    if "detail" not in table.columns:
+        table["detail"] = table["category"].map(GENE_FILTER_NOTES).fillna("")
+    return {"table": frame_table(table), "notes": GENE_FILTER_NOTES}
+
+
+def _differential_expression(outdir: Path, config: dict) -> dict:
+    alpha = float(_nested(config, "de", "alpha", default=config.get("alpha", 0.1)))
+    lfc_threshold = float(_nested(config, "de", "lfc_threshold", default=0.0))
+    de_dir = outdir / "de"
+    contrasts = []
+    for contrast in config.get("contrasts") or []:
+        name = contrast_name(contrast)
+        res = _read_tsv(de_dir / f"{name}.tsv", index_col=0)
+        entry: dict[str, Any] = {
+            "name": name,
+            "description": (
+                f"{contrast.get('factor')}: {contrast.get('level')} vs "
+                f"{contrast.get('reference')} (log2 fold change > 0 = higher in "
+                f"{contrast.get('level')})"
+            ),
+            "found": res is not None,
+            "ma_png": _image(de_dir / "plots" / f"{name}_ma.png"),
+            "volcano_png": _image(de_dir / "plots" / f"{name}_volcano.png"),
+        }
+        if res is not None:
+            padj = pd.to_numeric(res["padj"], errors="coerce")
+            lfc = pd.to_numeric(res["log2FoldChange"], errors="coerce")
+            significant = padj.lt(alpha) & lfc.abs().gt(lfc_threshold)
+            entry["n_up"] = format_number(int((significant & lfc.gt(0)).sum()))
+            entry["n_down"] = format_number(int((significant & lfc.lt(0)).sum()))
+            entry["n_tested"] = format_number(int(padj.notna().sum()))
+            entry["n_genes"] = format_number(len(res))
+            top = res.assign(_p=pd.to_numeric(res["pvalue"], errors="coerce"))
+            top = top.sort_values(["padj", "_p"], na_position="last", kind="stable")
+            top = top.drop(columns="_p").head(TOP_GENES)
+            entry["top"] = frame_table(top.rename_axis(res.index.name or "gene_id"), index=True)
+        contrasts.append(entry)
+    size_factors = _read_tsv(de_dir / "size_factors.tsv")
+    return {
+        "alpha": format_number(alpha),
+        "lfc_threshold": format_number(lfc_threshold),
+        "contrasts": contrasts,
+        "dispersion_png": _image(de_dir / "plots" / "dispersion.png"),
+        "size_factors": frame_table(size_factors) if size_factors is not None else None,
+    }
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("dgeflow", "templates"),
+        autoescape=True,  # every value from user files (ids, factor levels) is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def build_report(outdir: str | Path, config: dict) -> str:
+    """Render the run's HTML report.
+
+    Parameters
+    ----------
+    outdir
+        The run's output directory (``{outdir}`` of the workflow contract).
+    config
+        The run's configuration (after defaults were filled in).
+
+    Returns
+    -------
+    str
+        One self-contained HTML document: images embedded as data URIs, inline CSS, no
+        external references. Missing optional outputs appear as notes, not errors.
+    """
+    outdir = Path(outdir)
+    context = {
+        "title": f"dgeflow report: {config.get('design', '')}",
+        "overview": _overview(outdir, config),
+        "validation": _validation(outdir),
+        "normalization": _normalization(outdir),
+        "sample_qc": _sample_qc(outdir),
+        "gene_filter": _gene_filter(outdir),
+        "de": _differential_expression(outdir, config),
+        "versions": _versions(),
+        "methods_notes": METHODS_NOTES,
+    }
+    return _environment().get_template(TEMPLATE_NAME).render(**context)
