@@ -12,8 +12,10 @@ import numpy as np
 import statsmodels.api as sm
 from scipy.special import polygamma
 
+from dgeflow import threads
 from dgeflow.glm import fit_nb_glm
-from dgeflow.nb import CrossProducts, dlog_posterior, log_posterior
+from dgeflow.nb import CrossProducts, DispersionPosterior, log_posterior
+from dgeflow.rrandom import RStream
 
 MIN_DISP = 1e-8
 KAPPA_0 = 1.0
@@ -56,6 +58,10 @@ class LineSearchResult:
     initial_lp: np.ndarray
     last_lp: np.ndarray
 
+    @staticmethod
+    def fields() -> tuple[str, ...]:
+        return ("log_alpha", "iterations", "initial_lp", "last_lp")
+
 
 def fit_log_dispersion(
     y: np.ndarray,
@@ -73,28 +79,44 @@ def fit_log_dispersion(
 ) -> LineSearchResult:
     """Maximize the (prior-penalized) Cox-Reid log-likelihood in log alpha by Armijo line search.
 
-    The same gradient-ascent-with-backtracking as DESeq2's ``fitDisp``, run for all genes in
-    lock-step: each iteration evaluates the posterior only for genes still moving.
+    The same gradient-ascent-with-backtracking as DESeq2's ``fitDisp``, run for a block of genes
+    in lock-step: each iteration evaluates the posterior only for genes still moving. Blocks of
+    genes (see :mod:`dgeflow.threads`) run in parallel; results do not depend on the blocking.
     """
     cp = CrossProducts(x)
     n = y.shape[0]
-    a = log_alpha_init.astype(float).copy()
+    log_alpha_init = np.broadcast_to(log_alpha_init, (n,)).astype(float)
     prior_mean = np.broadcast_to(prior_mean, (n,)).astype(float)
 
-    def lp_of(idx, la):
-        return log_posterior(la, y[idx], mu[idx], cp, prior_mean[idx], prior_var, use_prior)
+    def run(rows: slice) -> LineSearchResult:
+        post = DispersionPosterior(
+            y[rows], mu[rows], cp, prior_mean[rows], prior_var, use_prior
+        )
+        return _line_search(post, log_alpha_init[rows], min_log_alpha, kappa_0, tol, maxit)
 
-    def dlp_of(idx, la):
-        return dlog_posterior(la, y[idx], mu[idx], cp, prior_mean[idx], prior_var, use_prior)
+    parts = threads.map_chunks(run, threads.chunk_slices(n, y.shape[1]))
+    return LineSearchResult(
+        *(threads.concat_rows([getattr(r, f) for r in parts]) for f in LineSearchResult.fields())
+    )
 
-    all_idx = np.arange(n)
-    lp = lp_of(all_idx, a)
-    dlp = dlp_of(all_idx, a)
+
+def _line_search(
+    post: DispersionPosterior,
+    log_alpha_init: np.ndarray,
+    min_log_alpha: float,
+    kappa_0: float,
+    tol: float,
+    maxit: int,
+) -> LineSearchResult:
+    n = log_alpha_init.size
+    a = log_alpha_init.copy()
+    lp = post.value(None, a)
+    dlp = post.gradient(None, a)
     initial_lp = lp.copy()
     kappa = np.full(n, kappa_0)
     iters = np.zeros(n, dtype=int)
     accepts = np.zeros(n, dtype=int)
-    active = all_idx.copy()
+    active = np.arange(n)
     for _ in range(maxit):
         if active.size == 0:
             break
@@ -103,18 +125,21 @@ def fit_log_dispersion(
         proposal = aa + ka * da
         ka = np.where(proposal < -30.0, (-30.0 - aa) / da, ka)
         ka = np.where(proposal > 10.0, (10.0 - aa) / da, ka)
-        theta_kappa = -lp_of(active, aa + ka * da)
+        proposal = aa + ka * da
+        lp_proposal = post.value(active, proposal)
         theta_hat_kappa = -lp[active] - ka * 1e-4 * da**2
-        accept = theta_kappa <= theta_hat_kappa
+        accept = -lp_proposal <= theta_hat_kappa
         # rejected: halve the step
         kappa[active] = np.where(accept, ka, ka / 2.0)
-        acc_idx = active[accept]
+        acc_pos = np.flatnonzero(accept)
         stop = np.zeros(active.size, dtype=bool)
-        if acc_idx.size:
+        if acc_pos.size:
+            acc_idx = active[acc_pos]
             accepts[acc_idx] += 1
-            a_new = a[acc_idx] + kappa[acc_idx] * dlp[acc_idx]
+            # the accepted point is the proposal, whose posterior is already known
+            a_new = proposal[acc_pos]
             a[acc_idx] = a_new
-            lp_new = lp_of(acc_idx, a_new)
+            lp_new = lp_proposal[acc_pos]
             change = lp_new - lp[acc_idx]
             lp[acc_idx] = lp_new
             converged = change < tol
@@ -122,10 +147,10 @@ def fit_log_dispersion(
             cont = ~(converged | too_small)
             cont_idx = acc_idx[cont]
             if cont_idx.size:
-                dlp[cont_idx] = dlp_of(cont_idx, a[cont_idx])
+                dlp[cont_idx] = post.gradient(cont_idx, a[cont_idx])
                 k = np.minimum(kappa[cont_idx] * 1.1, kappa_0)
                 kappa[cont_idx] = np.where(accepts[cont_idx] % 5 == 0, k / 2.0, k)
-            stop[np.flatnonzero(accept)[~cont]] = True
+            stop[acc_pos[~cont]] = True
         active = active[~stop]
     return LineSearchResult(a, iters, initial_lp, lp)
 
@@ -363,7 +388,7 @@ def dispersion_prior_variance(
 
     Returns ``(var_log_disp_ests, prior_var)``. With 1 to 3 residual degrees of freedom the
     sampling distribution is too skewed for the subtraction; DESeq2 then matches the residual
-    histogram by simulation, as done here (with NumPy's generator, so the draw differs from R's).
+    histogram by simulation, reproduced here with R's random stream.
     """
     above = disp_gene_est >= min_disp * 100
     resid = np.log(disp_gene_est[above]) - np.log(disp_fit[above])
@@ -377,17 +402,29 @@ def dispersion_prior_variance(
     return var_log, var_log
 
 
+def _right_closed_density(values: np.ndarray, breaks: np.ndarray) -> np.ndarray:
+    """Histogram density with R's ``hist()`` convention: bins (a, b], the first [a, b]."""
+    idx = np.searchsorted(breaks, values, side="left") - 1
+    idx[values == breaks[0]] = 0
+    counts = np.bincount(idx, minlength=breaks.size - 1)[: breaks.size - 1]
+    return counts / (values.size * np.diff(breaks))
+
+
 def _simulated_prior_variance(resid: np.ndarray, df: int, seed: int) -> float:
-    rng = np.random.default_rng(seed)
+    """DESeq2's Monte-Carlo match of the log-dispersion residual histogram, drawn from R's own
+    random stream after ``set.seed(seed)`` so the estimate equals DESeq2's."""
+    stream = RStream(seed)
     brks = np.arange(-20, 21) / 2
     obs = resid[(resid > brks[0]) & (resid < brks[-1])]
-    obs_density, _ = np.histogram(obs, bins=brks, density=True)
+    obs_density = _right_closed_density(obs, brks)
     grid = np.linspace(0, 8, 200)
     kl = np.empty(grid.size)
     for i, v in enumerate(grid):
-        rand = np.log(rng.chisquare(df, 10_000)) + rng.normal(0, np.sqrt(v), 10_000) - np.log(df)
+        rand = (
+            np.log(stream.chisq(10_000, df)) + stream.normals(10_000, 0, np.sqrt(v)) - np.log(df)
+        )
         rand = rand[(rand > brks[0]) & (rand < brks[-1])]
-        rand_density, _ = np.histogram(rand, bins=brks, density=True)
+        rand_density = _right_closed_density(rand, brks)
         z = np.concatenate([obs_density, rand_density])
         small = z[z > 0].min()
         kl[i] = np.sum(obs_density * (np.log(obs_density + small) - np.log(rand_density + small)))
@@ -396,19 +433,55 @@ def _simulated_prior_variance(resid: np.ndarray, df: int, seed: int) -> float:
     return max(float(fine[np.argmin(smooth)]), 0.25)
 
 
-def _loess_quadratic(x, y, at, span):
+def _local_quadratic(x, y, at, span):
+    """Value and slope at ``at`` of the tricube-weighted local quadratic fit on the
+    ``floor(span * n)`` nearest points (R's loess local fit, degree 2)."""
     n = x.size
     k = int(np.floor(span * n))
-    out = np.empty(at.size)
-    for i, a in enumerate(at):
-        d = np.abs(x - a)
-        h = np.partition(d, k - 1)[k - 1]
-        wts = np.clip(1 - (d / h) ** 3, 0, None) ** 3
-        design = np.column_stack([np.ones(n), x - a, (x - a) ** 2])
-        sw = np.sqrt(wts)
-        coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
-        out[i] = coef[0]
-    return out
+    d = np.abs(x - at)
+    h = np.partition(d, k - 1)[k - 1]
+    wts = np.clip(1 - (d / h) ** 3, 0, None) ** 3
+    design = np.column_stack([np.ones(n), x - at, (x - at) ** 2])
+    sw = np.sqrt(wts)
+    coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
+    return coef[0], coef[1]
+
+
+def _loess_quadratic(x, y, at, span):
+    """R's ``loess(y ~ x, span)`` in one dimension with its default ``surface="interpolate"``:
+    local fits at the vertices of a k-d tree (cells of at most ``floor(n * span * 0.2)`` points,
+    split at the lower median), cubic Hermite interpolation between vertices."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    n = xs.size
+    cell_max = int(np.floor(n * span * 0.2))
+    margin = 0.005 * max(xs[-1] - xs[0], 1e-10 * max(abs(xs[0]), abs(xs[-1])) + 1e-30)
+    vertices = {xs[0] - margin, xs[-1] + margin}
+    stack = [(0, n - 1, xs[0] - margin, xs[-1] + margin)]
+    while stack:
+        lo, hi, left, right = stack.pop()
+        if hi - lo + 1 <= cell_max:
+            continue
+        m = (lo + hi + 2) // 2 - 1  # Fortran's (l + u) / 2 on 1-based indices
+        while m + 1 <= hi and xs[m] == xs[m + 1]:  # ties go with the upper cell
+            m += 1
+        cut = xs[m]
+        if cut in (left, right) or m >= hi:
+            continue
+        vertices.add(cut)
+        stack.append((lo, m, left, cut))
+        stack.append((m + 1, hi, cut, right))
+    vert = np.array(sorted(vertices))
+    fits = np.array([_local_quadratic(xs, y[order], v, span) for v in vert])
+    idx = np.clip(np.searchsorted(vert, at, side="left") - 1, 0, vert.size - 2)
+    x0, x1 = vert[idx], vert[idx + 1]
+    width = x1 - x0
+    u = (at - x0) / width
+    return (
+        (1 - u) ** 2 * (1 + 2 * u) * fits[idx, 0]
+        + u**2 * (3 - 2 * u) * fits[idx + 1, 0]
+        + (u * (1 - u) ** 2 * fits[idx, 1] - u**2 * (1 - u) * fits[idx + 1, 1]) * width
+    )
 
 
 @dataclass

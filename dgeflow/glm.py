@@ -126,7 +126,7 @@ def fit_nb_glm(
         var_ok = (np.diagonal(sigma, axis1=1, axis2=2) > 0).all(axis=1)
         redo = np.flatnonzero(~converged | ~np.isfinite(beta).all(axis=1) | ~var_ok)
         if redo.size:
-            _refit_by_optimization(fit, y, x, nf, alpha, ridge, redo, minmu, cp, ridge_mat)
+            _refit_by_optimization(fit, y, x, nf, alpha, ridge, redo, minmu, cp, ridge_mat, maxit)
     return fit
 
 
@@ -140,27 +140,35 @@ def _covariance_and_hat(x, cp, mu, alpha, ridge_mat):
     return sigma, hat
 
 
-def _refit_by_optimization(fit, y, x, nf, alpha, ridge, rows, minmu, cp, ridge_mat):
+def _refit_by_optimization(fit, y, x, nf, alpha, ridge, rows, minmu, cp, ridge_mat, maxit):
     """Per-gene L-BFGS-B for the few genes IRLS could not fit (not a hot path)."""
     log2 = np.log(2)
     lam_log2 = ridge * log2**2
     for g in rows:
         yg, nfg, ag = y[g], nf[g], alpha[g : g + 1]
+        # as DESeq2: start from the IRLS estimate unless it diverged, then from the initial one
         start = fit.beta[g] / log2
-        if not np.isfinite(start).all() or (np.abs(start) > LARGE_BETA).any():
+        if fit.iterations[g] >= maxit and not fit.converged[g] or not np.isfinite(start).all():
             start = initial_beta(y[g : g + 1], x, nf[g : g + 1])[0] / log2
+        size = 1.0 / ag[0]
 
-        def objective(b2, yg=yg, nfg=nfg, ag=ag):
-            mu_g = np.maximum(nfg * np.exp(x @ (b2 * log2)), minmu)
+        def objective(b2, yg=yg, nfg=nfg, ag=ag, size=size):
+            # unbounded means here, as DESeq2's optim objective; log2-scale coefficients
+            mu_g = nfg * np.exp(x @ (b2 * log2))
             ll = nb_logpmf(yg[None], mu_g[None], ag)[0].sum()
-            return -(ll - 0.5 * np.sum(lam_log2 * b2**2))
+            grad_eta = (yg - mu_g) / (1.0 + mu_g / size)
+            grad = -(x.T @ grad_eta) * log2 + lam_log2 * b2
+            return -(ll - 0.5 * np.sum(lam_log2 * b2**2)), grad
 
         res = minimize(
             objective,
             start,
+            jac=True,
             method="L-BFGS-B",
             bounds=[(-LARGE_BETA, LARGE_BETA)] * x.shape[1],
+            options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 1000},
         )
+        fit.converged[g] = res.success
         beta_g = res.x * log2
         fit.beta[g] = beta_g
         mu_g = nfg * np.exp(x @ beta_g)

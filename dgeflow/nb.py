@@ -1,12 +1,22 @@
 """Negative binomial kernels vectorized over genes: log-likelihoods and the dispersion posterior.
 
 Arrays are (genes, samples). Dispersion ``alpha`` is per gene; ``size = 1 / alpha``.
+
+Performance notes (see benchmarks/README.md): the dispersion line search evaluates the Cox-Reid
+posterior dozens of times per gene, so :class:`DispersionPosterior` keeps what does not depend on
+alpha (``y - mu``, row sums of ``y``) and uses identities that save transcendental calls, e.g.
+``y log(mu + 1/alpha) = y log1p(mu alpha) - y log(alpha)``. The small symmetric p x p systems
+(p = number of coefficients) are solved by a Cholesky factorization written out over the
+gene axis, which for p <= ``SMALL_P`` avoids LAPACK's per-matrix call overhead.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import digamma, gammaln
+
+# up to this many coefficients the p x p algebra is unrolled over genes; above, LAPACK batches
+SMALL_P = 8
 
 
 def nb_logpmf(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -26,6 +36,32 @@ def nb_deviance(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return -2.0 * nb_logpmf(y, mu, alpha).sum(axis=1)
 
 
+def nb_loglik_constant(y: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Per gene, the part of the NB log-likelihood that does not depend on ``mu``:
+    ``sum_j lgamma(y_j + 1/alpha) - lgamma(1/alpha) - lgamma(y_j + 1)``."""
+    size = 1.0 / alpha
+    return (gammaln(y + size[:, None]) - gammaln(size)[:, None] - gammaln(y + 1.0)).sum(axis=1)
+
+
+def nb_loglik_mu_part(
+    y: np.ndarray, mu: np.ndarray, alpha: np.ndarray, log_alpha_sum_y: np.ndarray
+) -> np.ndarray:
+    """Per gene, the ``mu``-dependent part of the NB log-likelihood.
+
+    ``-size log1p(mu alpha) + y (log mu - log(size + mu))`` rewritten with
+    ``log(size + mu) = log1p(mu alpha) - log(alpha)`` as
+    ``-(y + size) log1p(mu alpha) + y log(mu) + y log(alpha)``; ``log_alpha_sum_y`` is
+    ``log(alpha) * sum_j y_j`` (constant while alpha is fixed).
+    """
+    a = alpha[:, None]
+    t = np.log1p(mu * a)
+    t *= y + 1.0 / a
+    lm = np.log(mu)
+    lm *= y
+    lm -= t
+    return lm.sum(axis=1) + log_alpha_sum_y
+
+
 class CrossProducts:
     """Precomputed products of design columns, so that ``X' diag(w) X`` for all genes is one
     matrix product ``w @ XX`` instead of a (genes, samples, p, p) einsum."""
@@ -35,20 +71,199 @@ class CrossProducts:
         p = x.shape[1]
         self.p = p
         self.iu = np.triu_indices(p)
-        self.xx = x[:, self.iu[0]] * x[:, self.iu[1]]  # (samples, p(p+1)/2)
+        self.xx = np.ascontiguousarray(x[:, self.iu[0]] * x[:, self.iu[1]])  # (samples, k)
+        # position of (i, j) in the flat upper triangle, for either order
+        self.pos = np.zeros((p, p), dtype=int)
+        self.pos[self.iu] = np.arange(self.iu[0].size)
+        self.pos[self.iu[1], self.iu[0]] = np.arange(self.iu[0].size)
+        # trace(A B) of symmetric A, B from their flat upper triangles: off-diagonals count twice
+        self.trace_weights = np.where(self.iu[0] == self.iu[1], 1.0, 2.0)
 
-    def gram(self, w: np.ndarray) -> np.ndarray:
-        """``X' diag(w_g) X`` for every gene g; returns (genes, p, p)."""
-        flat = w @ self.xx
-        out = np.empty((w.shape[0], self.p, self.p))
+    def gram_flat(self, w: np.ndarray) -> np.ndarray:
+        """Upper triangles of ``X' diag(w_g) X`` for every gene g; (genes, p(p+1)/2)."""
+        return w @ self.xx
+
+    def unflatten(self, flat: np.ndarray) -> np.ndarray:
+        out = np.empty((flat.shape[0], self.p, self.p))
         out[:, self.iu[0], self.iu[1]] = flat
         out[:, self.iu[1], self.iu[0]] = flat
         return out
 
+    def gram(self, w: np.ndarray) -> np.ndarray:
+        """``X' diag(w_g) X`` for every gene g; returns (genes, p, p)."""
+        return self.unflatten(self.gram_flat(w))
 
-def _logdet(b: np.ndarray) -> np.ndarray:
-    sign, logdet = np.linalg.slogdet(b)
-    return np.where(sign > 0, logdet, -np.inf)
+    # ---- small symmetric positive definite systems, one per gene, from flat triangles
+    def cholesky(self, flat: np.ndarray) -> list[list[np.ndarray | None]]:
+        """Lower Cholesky factor entries ``L[i][j]`` (arrays over genes); NaN where not PD."""
+        p, pos = self.p, self.pos
+        low: list[list[np.ndarray | None]] = [[None] * p for _ in range(p)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for j in range(p):
+                s = flat[:, pos[j, j]].copy()
+                for k in range(j):
+                    s -= low[j][k] ** 2
+                d = np.sqrt(np.where(s > 0, s, np.nan))
+                low[j][j] = d
+                for i in range(j + 1, p):
+                    s = flat[:, pos[i, j]].copy()
+                    for k in range(j):
+                        s -= low[i][k] * low[j][k]
+                    low[i][j] = s / d
+        return low
+
+    def logdet(self, flat: np.ndarray) -> np.ndarray:
+        """``log det`` per gene; ``-inf`` where the matrix is not positive definite."""
+        if self.p > SMALL_P:
+            sign, ld = np.linalg.slogdet(self.unflatten(flat))
+            return np.where(sign > 0, ld, -np.inf)
+        low = self.cholesky(flat)
+        out = np.zeros(flat.shape[0])
+        for j in range(self.p):
+            out += np.log(low[j][j])
+        out *= 2.0
+        return np.where(np.isnan(out), -np.inf, out)
+
+    def inverse_flat(self, flat: np.ndarray) -> np.ndarray:
+        """Upper triangles of the inverses (NaN where not positive definite)."""
+        p, pos = self.p, self.pos
+        if p > SMALL_P:
+            inv = np.linalg.inv(self.unflatten(flat))
+            return inv[:, self.iu[0], self.iu[1]]
+        low = self.cholesky(flat)
+        # m = L^-1 (lower triangular), then inverse = m' m
+        m: list[list[np.ndarray | None]] = [[None] * p for _ in range(p)]
+        for i in range(p):
+            m[i][i] = 1.0 / low[i][i]
+            for j in range(i):
+                s = low[i][j] * m[j][j]
+                for k in range(j + 1, i):
+                    s = s + low[i][k] * m[k][j]
+                m[i][j] = -s * m[i][i]
+        out = np.empty_like(flat)
+        for i, j in zip(*self.iu, strict=True):
+            s = m[j][i] * m[j][j]
+            for k in range(j + 1, p):
+                s = s + m[k][i] * m[k][j]
+            out[:, pos[i, j]] = s
+        return out
+
+    def solve(self, flat: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Solve ``A_g b_g = rhs_g`` for every gene (A symmetric positive definite)."""
+        p = self.p
+        if p > SMALL_P:
+            return np.linalg.solve(self.unflatten(flat), rhs[..., None])[..., 0]
+        low = self.cholesky(flat)
+        z = [None] * p
+        for i in range(p):
+            s = rhs[:, i].copy()
+            for k in range(i):
+                s -= low[i][k] * z[k]
+            z[i] = s / low[i][i]
+        out = np.empty_like(rhs)
+        for i in range(p - 1, -1, -1):
+            s = z[i].copy()
+            for k in range(i + 1, p):
+                s -= low[k][i] * out[:, k]
+            out[:, i] = s / low[i][i]
+        return out
+
+    def quad_rows(self, inv_flat: np.ndarray) -> np.ndarray:
+        """``x_j' A_g x_j`` for every gene g and sample j from A's flat upper triangles."""
+        return inv_flat @ (self.xx * self.trace_weights).T
+
+
+class DispersionPosterior:
+    """Cox-Reid adjusted log-likelihood of log dispersion (+ log-normal prior) for a block of
+    genes, with what does not depend on alpha computed once.
+
+    The count-only terms that do not depend on alpha (``lgamma(y+1)``) are dropped, as DESeq2.
+    Methods take ``rows`` (indices into the block, or ``None`` for all) and ``log_alpha`` for
+    those rows.
+    """
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        mu: np.ndarray,
+        cp: CrossProducts,
+        prior_mean: np.ndarray,
+        prior_var: float,
+        use_prior: bool,
+        use_cr: bool = True,
+    ):
+        self.y = y
+        self.mu = mu
+        self.cp = cp
+        self.prior_mean = prior_mean
+        self.prior_var = prior_var
+        self.use_prior = use_prior
+        self.use_cr = use_cr
+        self.sum_y = y.sum(axis=1)
+        self.resid = y - mu
+
+    def _rows(self, rows, *arrays):
+        if rows is None:
+            return arrays
+        return tuple(a[rows] for a in arrays)
+
+    def value(self, rows: np.ndarray | None, log_alpha: np.ndarray) -> np.ndarray:
+        y, mu, sum_y, prior_mean = self._rows(rows, self.y, self.mu, self.sum_y, self.prior_mean)
+        alpha = np.exp(log_alpha)
+        a = alpha[:, None]
+        inv = 1.0 / alpha
+        # sum_j lgamma(y + 1/a) - lgamma(1/a) - y log(mu + 1/a) - (1/a) log1p(mu a)
+        #     = sum_j [lgamma(y + 1/a) - lgamma(1/a) - (y + 1/a) log1p(mu a)] + log(a) sum_j y
+        t = mu * a
+        log1p_t = np.log1p(t)
+        g = y + inv[:, None]
+        log1p_t *= g
+        g = gammaln(g)
+        g -= gammaln(inv)[:, None]
+        g -= log1p_t
+        out = g.sum(axis=1) + log_alpha * sum_y
+        if self.use_cr:
+            # weights mu / (1 + mu a) = 1 / (1/mu + a)
+            t += 1.0
+            np.divide(mu, t, out=t)
+            out -= 0.5 * self.cp.logdet(self.cp.gram_flat(t))
+        if self.use_prior:
+            out -= 0.5 * (log_alpha - prior_mean) ** 2 / self.prior_var
+        return out
+
+    def gradient(self, rows: np.ndarray | None, log_alpha: np.ndarray) -> np.ndarray:
+        """Derivative of :meth:`value` with respect to log alpha."""
+        y, mu, resid, prior_mean = self._rows(
+            rows, self.y, self.mu, self.resid, self.prior_mean
+        )
+        alpha = np.exp(log_alpha)
+        a = alpha[:, None]
+        inv = 1.0 / alpha
+        # d/d alpha per count: digamma(1/a) - digamma(y + 1/a) + log1p(mu a) - mu a / (1 + mu a)
+        #   + y / (mu + 1/a); the last two terms combine to a (y - mu) / (1 + mu a)
+        u = mu * a
+        d = np.log1p(u)
+        u += 1.0
+        r = resid * a
+        r /= u
+        d += r
+        # elementwise difference of the digammas: summing them separately cancels badly
+        # when 1/alpha is large
+        d -= digamma(y + inv[:, None])
+        d += digamma(inv)[:, None]
+        dll = d.sum(axis=1) / alpha**2
+        if self.use_cr:
+            # d/d alpha of -0.5 log det B = -0.5 trace(B^-1 dB), dB = X' diag(-w^2) X
+            np.divide(mu, u, out=u)
+            b = self.cp.gram_flat(u)
+            u *= u
+            db = self.cp.gram_flat(u)
+            tr = (self.cp.inverse_flat(b) * db) @ self.cp.trace_weights
+            dll += 0.5 * tr
+        out = dll * alpha
+        if self.use_prior:
+            out -= (log_alpha - prior_mean) / self.prior_var
+        return out
 
 
 def log_posterior(
@@ -65,21 +280,9 @@ def log_posterior(
 
     The count-only terms that do not depend on alpha (``lgamma(y+1)``) are dropped, as in DESeq2.
     """
-    alpha = np.exp(log_alpha)
-    inv = (1.0 / alpha)[:, None]
-    ll = (
-        gammaln(y + inv)
-        - gammaln(inv)
-        - y * np.log(mu + inv)
-        - inv * np.log1p(mu * alpha[:, None])
-    ).sum(axis=1)
-    out = ll
-    if use_cr:
-        w = 1.0 / (1.0 / mu + alpha[:, None])
-        out = out - 0.5 * _logdet(cp.gram(w))
-    if use_prior:
-        out = out - 0.5 * (log_alpha - prior_mean) ** 2 / prior_var
-    return out
+    prior_mean = np.broadcast_to(prior_mean, log_alpha.shape)
+    post = DispersionPosterior(y, mu, cp, prior_mean, prior_var, use_prior, use_cr)
+    return post.value(None, log_alpha)
 
 
 def dlog_posterior(
@@ -93,24 +296,6 @@ def dlog_posterior(
     use_cr: bool = True,
 ) -> np.ndarray:
     """Derivative of :func:`log_posterior` with respect to log alpha."""
-    alpha = np.exp(log_alpha)
-    a = alpha[:, None]
-    inv = 1.0 / a
-    dll = (
-        digamma(inv)
-        + np.log1p(mu * a)
-        - mu * a / (1.0 + mu * a)
-        - digamma(y + inv)
-        + y / (mu + inv)
-    ).sum(axis=1) / alpha**2
-    total = dll
-    if use_cr:
-        w = 1.0 / (1.0 / mu + a)
-        b = cp.gram(w)
-        db = cp.gram(-(w**2))
-        # d/dalpha of -0.5 log det B = -0.5 trace(B^-1 dB)
-        total = total - 0.5 * np.einsum("gij,gji->g", np.linalg.inv(b), db)
-    out = total * alpha
-    if use_prior:
-        out = out - (log_alpha - prior_mean) / prior_var
-    return out
+    prior_mean = np.broadcast_to(prior_mean, log_alpha.shape)
+    post = DispersionPosterior(y, mu, cp, prior_mean, prior_var, use_prior, use_cr)
+    return post.gradient(None, log_alpha)
