@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import f as f_dist
 
+from dgeflow import threads
 from dgeflow.dispersion import trimmed_mean
 
 
@@ -57,13 +58,34 @@ def robust_dispersion(normed: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def cooks_distance(
-    y: np.ndarray, normed: np.ndarray, mu: np.ndarray, hat: np.ndarray, x: np.ndarray
+    y: np.ndarray,
+    normed: np.ndarray | None,
+    mu: np.ndarray,
+    hat: np.ndarray,
+    x: np.ndarray,
+    size_factors: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Cook's distance of every count: squared Pearson residual x leverage / (p (1 - h)^2)."""
+    """Cook's distance of every count: squared Pearson residual x leverage / (p (1 - h)^2).
+
+    ``normed`` are the normalized counts; pass ``None`` and ``size_factors`` instead to have
+    them computed block by block (saves a genes x samples array).
+    """
+    if normed is None and size_factors is None:
+        raise ValueError("cooks_distance needs normalized counts or size factors")
     p = x.shape[1]
-    alpha = robust_dispersion(normed, x)
-    var = mu + alpha[:, None] * mu**2
-    return (y - mu) ** 2 / var / p * hat / (1 - hat) ** 2
+    out = np.empty(y.shape)
+
+    def block(rows: slice) -> None:
+        # gene blocks keep the temporaries small; the arithmetic per count is unchanged
+        normed_rows = y[rows] / size_factors if normed is None else normed[rows]
+        alpha = robust_dispersion(normed_rows, x)
+        m = mu[rows]
+        h = hat[rows]
+        var = m + alpha[:, None] * m**2
+        out[rows] = (y[rows] - m) ** 2 / var / p * h / (1 - h) ** 2
+
+    threads.map_chunks(block, threads.chunk_slices(*y.shape))
+    return out
 
 
 def max_cooks(cooks: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -71,6 +93,8 @@ def max_cooks(cooks: np.ndarray, x: np.ndarray) -> np.ndarray:
     use = n_or_more_in_cell(x, 3)
     if not use.any():
         return np.full(cooks.shape[0], np.nan)
+    if use.all():  # no column subset: avoids copying the whole matrix
+        return cooks.max(axis=1)
     return cooks[:, use].max(axis=1)
 
 
@@ -93,12 +117,16 @@ def replace_outlier_counts(
     Returns the new counts and a per-gene mask of genes that had a count replaced.
     """
     samples_ok = n_or_more_in_cell(x, min_replicates)
-    outlier = (cooks > cutoff) & samples_ok[None, :]
-    if not outlier.any():
-        return y, np.zeros(y.shape[0], dtype=bool)
-    normed = y / sf
-    trim_mean = trimmed_mean(normed, 0.2, axis=1)
+    with np.errstate(invalid="ignore"):
+        outlier = (cooks > cutoff) & samples_ok[None, :]
+    replaced = outlier.any(axis=1)
+    if not replaced.any():
+        return y, replaced
+    # only genes with an outlier change, so only their trimmed means are needed
+    rows = np.flatnonzero(replaced)
+    trim_mean = trimmed_mean(y[rows] / sf, 0.2, axis=1)
     # as.integer truncation, as DESeq2
     replacement = np.trunc(trim_mean[:, None] * sf)
-    new = np.where(outlier, replacement, y)
-    return new, outlier.any(axis=1)
+    new = y.copy()
+    new[rows] = np.where(outlier[rows], replacement, y[rows])
+    return new, replaced

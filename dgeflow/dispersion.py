@@ -13,7 +13,7 @@ import statsmodels.api as sm
 from scipy.special import polygamma
 
 from dgeflow import threads
-from dgeflow.glm import fit_nb_glm
+from dgeflow.glm import fitted_means
 from dgeflow.nb import CrossProducts, DispersionPosterior, log_posterior
 from dgeflow.rrandom import RStream
 
@@ -89,9 +89,7 @@ def fit_log_dispersion(
     prior_mean = np.broadcast_to(prior_mean, (n,)).astype(float)
 
     def run(rows: slice) -> LineSearchResult:
-        post = DispersionPosterior(
-            y[rows], mu[rows], cp, prior_mean[rows], prior_var, use_prior
-        )
+        post = DispersionPosterior(y[rows], mu[rows], cp, prior_mean[rows], prior_var, use_prior)
         return _line_search(post, log_alpha_init[rows], min_log_alpha, kappa_0, tol, maxit)
 
     parts = threads.map_chunks(run, threads.chunk_slices(n, y.shape[1]))
@@ -213,17 +211,26 @@ def estimate_genewise_dispersions(
     m, p = x.shape
     if m <= p:
         raise ValueError("the number of samples equals the number of coefficients")
-    normed = y / sf
-    rough = rough_dispersion(normed, x)
-    moments = moments_dispersion(normed, sf)
+    sf = np.broadcast_to(sf, y.shape)
     max_disp = max(10.0, m)
-    alpha_init = np.clip(np.minimum(rough, moments), min_disp, max_disp)
-    alpha_init = np.where(np.isfinite(alpha_init), alpha_init, min_disp)
-    if design_is_groups(x):
-        mu = linear_model_mu(normed, x) * sf
-    else:
-        mu = fit_nb_glm(y, x, sf, alpha_init, use_optim=False).mu
-    mu = np.maximum(mu, MINMU)
+    groups = design_is_groups(x)
+    alpha_init = np.empty(y.shape[0])
+    mu = np.empty(y.shape) if groups else None
+
+    def start_values(rows: slice) -> None:
+        # block-wise, so that normalized counts and their moments never exist for all genes
+        normed = y[rows] / sf[rows]
+        rough = rough_dispersion(normed, x)
+        moments = moments_dispersion(normed, sf[rows])
+        init = np.clip(np.minimum(rough, moments), min_disp, max_disp)
+        alpha_init[rows] = np.where(np.isfinite(init), init, min_disp)
+        if groups:
+            mu[rows] = linear_model_mu(normed, x) * sf[rows]
+
+    threads.map_chunks(start_values, threads.chunk_slices(*y.shape))
+    if not groups:
+        mu = fitted_means(y, x, sf, alpha_init)
+    np.maximum(mu, MINMU, out=mu)
     log_init = np.log(alpha_init)
     res = fit_log_dispersion(y, mu, x, log_init, log_init, 1.0, False, maxit=maxit)
     est = np.minimum(np.exp(res.log_alpha), max_disp)

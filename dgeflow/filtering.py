@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
 
@@ -69,3 +70,43 @@ def independent_filtering(
         above = np.flatnonzero(num_rej > thresh)
         j = int(above[0]) if above.size else 0
     return padj_all[:, j], float(cutoffs[j]), float(theta[j]), num_rej
+
+
+GENE_CATEGORIES = ("all_zero", "cooks_outlier", "low_counts", "tested")
+
+
+def gene_categories(results: pd.DataFrame) -> pd.DataFrame:
+    """Count a results table's genes in DESeq2's ``summary()`` categories.
+
+    Every gene falls in exactly one: ``all_zero`` (zero counts everywhere), ``cooks_outlier``
+    (p-value removed for a count outlier), ``low_counts`` (removed by independent filtering:
+    p-value but no adjusted p-value) or ``tested``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``category``, ``n_genes``, ``detail``.
+    """
+    all_zero = results["baseMean"] == 0
+    cooks = results["pvalue"].isna() & ~all_zero
+    low = results["padj"].isna() & results["pvalue"].notna()
+    tested = results["padj"].notna()
+    if low.any():
+        low_detail = (
+            "independent filtering: mean normalized count up to "
+            f"{results.loc[low, 'baseMean'].max():.4g}"
+        )
+    else:
+        low_detail = "none removed by independent filtering"
+    return pd.DataFrame(
+        {
+            "category": GENE_CATEGORIES,
+            "n_genes": [int(all_zero.sum()), int(cooks.sum()), int(low.sum()), int(tested.sum())],
+            "detail": [
+                "zero counts in every sample",
+                "p-value set to NA: a count outlier by Cook's distance",
+                low_detail,
+                "adjusted p-value computed",
+            ],
+        }
+    )

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from dgeflow.nb import CrossProducts, nb_deviance, nb_logpmf
+from dgeflow import threads
+from dgeflow.nb import (
+    CrossProducts,
+    nb_deviance,
+    nb_loglik_constant,
+    nb_loglik_mu_part,
+    nb_logpmf,
+)
 
 LARGE_BETA = 30.0
 RIDGE_LOG2 = 1e-6
@@ -28,6 +35,10 @@ class GLMFit:
     deviance: np.ndarray  # (genes,)
     iterations: np.ndarray  # (genes,)
     converged: np.ndarray  # (genes,) bool
+
+    @staticmethod
+    def fields() -> tuple[str, ...]:
+        return ("beta", "sigma", "mu", "hat_diagonals", "deviance", "iterations", "converged")
 
 
 def initial_beta(y: np.ndarray, x: np.ndarray, nf: np.ndarray) -> np.ndarray:
@@ -82,30 +93,114 @@ def fit_nb_glm(
     if ridge is None:
         ridge = np.full(p, RIDGE_LOG2 / np.log(2) ** 2)
     cp = CrossProducts(x)
+    ridge_mat = np.diag(ridge)
+    nf = np.broadcast_to(nf, y.shape)
+    alpha = np.asarray(alpha, dtype=float)
+
+    # outputs are allocated once and filled block by block: no per-block copies to join
+    fit = GLMFit(
+        beta=np.empty((n_genes, p)),
+        sigma=np.empty((n_genes, p, p)),
+        mu=np.empty((n_genes, m)),
+        hat_diagonals=np.empty((n_genes, m)),
+        deviance=np.empty(n_genes),
+        iterations=np.empty(n_genes, dtype=int),
+        converged=np.empty(n_genes, dtype=bool),
+    )
+
+    def run(rows: slice) -> None:
+        start = None if beta_init is None else beta_init[rows]
+        block = _irls_block(
+            y[rows], x, nf[rows], alpha[rows], cp, ridge_mat, start, tol, maxit, minmu
+        )
+        for name in GLMFit.fields():
+            getattr(fit, name)[rows] = getattr(block, name)
+
+    threads.map_chunks(run, threads.chunk_slices(n_genes, m))
+    beta, sigma, converged = fit.beta, fit.sigma, fit.converged
+    if use_optim:
+        var_ok = (np.diagonal(sigma, axis1=1, axis2=2) > 0).all(axis=1)
+        redo = np.flatnonzero(~converged | ~np.isfinite(beta).all(axis=1) | ~var_ok)
+        if redo.size:
+            _refit_by_optimization(fit, y, x, nf, alpha, ridge, redo, minmu, cp, ridge_mat, maxit)
+    return fit
+
+
+def fitted_means(
+    y: np.ndarray,
+    x: np.ndarray,
+    nf: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    tol: float = 1e-8,
+    maxit: int = 100,
+    minmu: float = 0.5,
+) -> np.ndarray:
+    """Only the fitted means of :func:`fit_nb_glm` without optimizer refits (what the gene-wise
+    dispersion step needs), skipping covariances and leverages; (genes, samples)."""
+    n_genes, m = y.shape
+    p = x.shape[1]
+    cp = CrossProducts(x)
+    ridge_mat = np.diag(np.full(p, RIDGE_LOG2 / np.log(2) ** 2))
+    nf = np.broadcast_to(nf, y.shape)
+    alpha = np.asarray(alpha, dtype=float)
+    mu = np.empty((n_genes, m))
+
+    def run(rows: slice) -> None:
+        block = _irls_block(
+            y[rows],
+            x,
+            nf[rows],
+            alpha[rows],
+            cp,
+            ridge_mat,
+            None,
+            tol,
+            maxit,
+            minmu,
+            with_covariance=False,
+        )
+        mu[rows] = block.mu
+
+    threads.map_chunks(run, threads.chunk_slices(n_genes, m))
+    return mu
+
+
+def _irls_block(
+    y, x, nf, alpha, cp, ridge_mat, beta_init, tol, maxit, minmu, with_covariance=True
+) -> GLMFit:
+    """IRLS for one block of genes, all in lock-step (genes drop out as they converge)."""
+    n_genes = y.shape[0]
+    ridge_flat = ridge_mat[cp.iu]
     beta = initial_beta(y, x, nf) if beta_init is None else beta_init.copy()
     mu = np.maximum(nf * np.exp(beta @ x.T), minmu)
+    # the deviance's lgamma terms do not change while alpha is fixed: computed once
+    ll_const = nb_loglik_constant(y, alpha)
+    log_alpha_sum_y = np.log(alpha) * y.sum(axis=1)
     iterations = np.zeros(n_genes, dtype=int)
     converged = np.zeros(n_genes, dtype=bool)
     diverged = np.zeros(n_genes, dtype=bool)
     dev_old = np.zeros(n_genes)
-    dev = np.zeros(n_genes)
     active = np.arange(n_genes)
-    ridge_mat = np.diag(ridge)
     for t in range(maxit):
         if active.size == 0:
             break
-        ya, mua, nfa, aa = y[active], mu[active], nf[active], alpha[active]
+        all_active = active.size == n_genes
+        if all_active:
+            ya, mua, nfa, aa = y, mu, nf, alpha
+        else:
+            ya, mua, nfa, aa = y[active], mu[active], nf[active], alpha[active]
         iterations[active] += 1
         w = mua / (1.0 + aa[:, None] * mua)
         z = np.log(mua / nfa) + (ya - mua) / mua
-        gram = cp.gram(w) + ridge_mat
-        beta_new = _solve_sym(gram, (w * z) @ x)
+        z *= w
+        beta_new = cp.solve(cp.gram_flat(w) + ridge_flat, z @ x)
         big = (np.abs(beta_new) > LARGE_BETA).any(axis=1) | ~np.isfinite(beta_new).all(axis=1)
-        beta[active] = np.where(big[:, None], beta[active], beta_new)
-        mua = np.maximum(nfa * np.exp(beta[active] @ x.T), minmu)
+        beta_a = np.where(big[:, None], beta[active], beta_new)
+        beta[active] = beta_a
+        mua = np.maximum(nfa * np.exp(beta_a @ x.T), minmu)
         mu[active] = mua
-        dev_a = nb_deviance(ya, mua, aa)
-        dev[active] = dev_a
+        dev_a = -2.0 * (ll_const[active] + nb_loglik_mu_part(ya, mua, aa, log_alpha_sum_y[active]))
         conv_test = np.abs(dev_a - dev_old[active]) / (np.abs(dev_a) + 0.1)
         failed = big | np.isnan(conv_test)
         done = (t > 0) & (conv_test < tol) & ~failed
@@ -118,25 +213,23 @@ def fit_nb_glm(
 
     # weights (covariance, leverage) use the bounded means, as DESeq2's C++ fit; the reported
     # means and deviance are recomputed from the coefficients without the bound, as its R side
-    sigma, hat = _covariance_and_hat(x, cp, mu, alpha, ridge_mat)
+    sigma = hat = None
+    if with_covariance:
+        sigma, hat = _covariance_and_hat(x, cp, mu, alpha, ridge_mat)
     mu = nf * np.exp(beta @ x.T)
-    dev = nb_deviance(y, mu, alpha)
-    fit = GLMFit(beta, sigma, mu, hat, dev, iterations, converged)
-    if use_optim:
-        var_ok = (np.diagonal(sigma, axis1=1, axis2=2) > 0).all(axis=1)
-        redo = np.flatnonzero(~converged | ~np.isfinite(beta).all(axis=1) | ~var_ok)
-        if redo.size:
-            _refit_by_optimization(fit, y, x, nf, alpha, ridge, redo, minmu, cp, ridge_mat, maxit)
-    return fit
+    dev = -2.0 * (ll_const + nb_loglik_mu_part(y, mu, alpha, log_alpha_sum_y))
+    return GLMFit(beta, sigma, mu, hat, dev, iterations, converged)
 
 
 def _covariance_and_hat(x, cp, mu, alpha, ridge_mat):
     w = mu / (1.0 + alpha[:, None] * mu)
-    xtwx = cp.gram(w)
-    inv = np.linalg.inv(xtwx + ridge_mat)
-    sigma = inv @ xtwx @ inv
+    xtwx_flat = cp.gram_flat(w)
+    inv_flat = cp.inverse_flat(xtwx_flat + ridge_mat[cp.iu])
+    inv = cp.unflatten(inv_flat)
+    sigma = inv @ cp.unflatten(xtwx_flat) @ inv
     # hat diagonal h_j = w_j x_j' (X'WX + ridge)^-1 x_j
-    hat = w * np.einsum("jp,gpq,jq->gj", x, inv, x)
+    hat = cp.quad_rows(inv_flat)
+    hat *= w
     return sigma, hat
 
 

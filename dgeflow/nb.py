@@ -199,7 +199,6 @@ class DispersionPosterior:
         self.prior_var = prior_var
         self.use_prior = use_prior
         self.use_cr = use_cr
-        self.sum_y = y.sum(axis=1)
         self.resid = y - mu
 
     def _rows(self, rows, *arrays):
@@ -208,20 +207,23 @@ class DispersionPosterior:
         return tuple(a[rows] for a in arrays)
 
     def value(self, rows: np.ndarray | None, log_alpha: np.ndarray) -> np.ndarray:
-        y, mu, sum_y, prior_mean = self._rows(rows, self.y, self.mu, self.sum_y, self.prior_mean)
+        y, mu, prior_mean = self._rows(rows, self.y, self.mu, self.prior_mean)
         alpha = np.exp(log_alpha)
         a = alpha[:, None]
         inv = 1.0 / alpha
-        # sum_j lgamma(y + 1/a) - lgamma(1/a) - y log(mu + 1/a) - (1/a) log1p(mu a)
-        #     = sum_j [lgamma(y + 1/a) - lgamma(1/a) - (y + 1/a) log1p(mu a)] + log(a) sum_j y
+        # sum_j lgamma(y + 1/a) - lgamma(1/a) - y log(mu + 1/a) - (1/a) log1p(mu a), term by
+        # term with DESeq2's arithmetic (computed in place to keep temporaries few)
         t = mu * a
-        log1p_t = np.log1p(t)
-        g = y + inv[:, None]
-        log1p_t *= g
-        g = gammaln(g)
+        g = gammaln(y + inv[:, None])
         g -= gammaln(inv)[:, None]
-        g -= log1p_t
-        out = g.sum(axis=1) + log_alpha * sum_y
+        lm = mu + inv[:, None]
+        np.log(lm, out=lm)
+        lm *= y
+        g -= lm
+        lm = np.log1p(t, out=lm)
+        lm *= inv[:, None]
+        g -= lm
+        out = g.sum(axis=1)
         if self.use_cr:
             # weights mu / (1 + mu a) = 1 / (1/mu + a)
             t += 1.0
@@ -233,9 +235,7 @@ class DispersionPosterior:
 
     def gradient(self, rows: np.ndarray | None, log_alpha: np.ndarray) -> np.ndarray:
         """Derivative of :meth:`value` with respect to log alpha."""
-        y, mu, resid, prior_mean = self._rows(
-            rows, self.y, self.mu, self.resid, self.prior_mean
-        )
+        y, mu, resid, prior_mean = self._rows(rows, self.y, self.mu, self.resid, self.prior_mean)
         alpha = np.exp(log_alpha)
         a = alpha[:, None]
         inv = 1.0 / alpha

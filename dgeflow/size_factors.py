@@ -47,7 +47,9 @@ def size_factors(
     """
     counts = np.asarray(counts, dtype=float)
     if method not in SIZE_FACTOR_METHODS:
-        raise ValueError(f"size factor method must be one of {SIZE_FACTOR_METHODS}, got {method!r}")
+        raise ValueError(
+            f"size factor method must be one of {SIZE_FACTOR_METHODS}, got {method!r}"
+        )
     ref_counts = counts if control_genes is None else counts[np.asarray(control_genes)]
     log_geo = _geometric_means(ref_counts, positive_only=method == "poscounts")
     usable = np.isfinite(log_geo)

@@ -196,3 +196,14 @@ def test_cooks_replacement_with_seven_replicates():
         min_replicates_for_replace=None,
     ).results(("g", "b", "a"))
     assert np.isnan(disabled.loc["g5", "pvalue"])
+
+
+def test_gene_categories_partition_results(toy):
+    from dgeflow.filtering import gene_categories
+
+    counts, samples = toy
+    res = dgeflow.fit(counts, samples, "~ condition").results(("condition", "trtA", "ctrl"))
+    table = gene_categories(res).set_index("category")
+    assert table["n_genes"].sum() == len(res)
+    assert table.loc["all_zero", "n_genes"] == 1
+    assert table.loc["tested", "n_genes"] == res["padj"].notna().sum()

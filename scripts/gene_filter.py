@@ -1,0 +1,25 @@
+"""Rule gene_filter: DESeq2 summary() gene categories of every contrast in one table."""
+
+import logging
+import sys
+
+import pandas as pd
+
+from dgeflow.filtering import gene_categories
+from dgeflow.io import read_table
+
+logging.basicConfig(
+    filename=snakemake.log[0],
+    filemode="w",
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(message)s",
+)
+sys.stderr = logging.getLogger().handlers[0].stream
+
+tables = []
+for name, path in zip(snakemake.params.contrasts, snakemake.input.tables, strict=True):
+    categories = gene_categories(read_table(path))
+    logging.info("%s:\n%s", name, categories.to_string(index=False))
+    tables.append(categories.assign(contrast=name))
+summary = pd.concat(tables, ignore_index=True)[["contrast", "category", "n_genes", "detail"]]
+summary.to_csv(snakemake.output[0], sep="\t", index=False)

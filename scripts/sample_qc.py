@@ -1,0 +1,56 @@
+"""Rule sample_qc: PCA, factor-PC association, sample correlation, flags and their plots."""
+
+import logging
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+
+from dgeflow import plots, qc  # noqa: E402
+from dgeflow.io import read_table, write_table  # noqa: E402
+
+logging.basicConfig(
+    filename=snakemake.log[0],
+    filemode="w",
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(message)s",
+)
+sys.stderr = logging.getLogger().handlers[0].stream
+
+options = snakemake.params.qc
+out = snakemake.output
+vst = read_table(snakemake.input.vst)
+samples = read_table(snakemake.input.samples).loc[vst.columns]
+factors = options["factors"] if options["factors"] is not None else list(samples.columns)
+
+scores, variance_ratio = qc.pca(vst, n_components=options["n_pcs"], ntop=options["n_top_genes"])
+association = qc.factor_pc_association(scores, samples, factors)
+correlation = qc.sample_correlation(vst, ordered=True)
+flags = qc.sample_flags(
+    correlation,
+    scores,
+    samples,
+    factors,
+    min_correlation=options["min_correlation"],
+    n_pcs=options["n_pcs"],
+    min_r2=options["swap_min_r2"],
+)
+
+write_table(scores.join(samples), out.pca_scores, "sample_id")
+variance_ratio.rename_axis("pc").reset_index().to_csv(out.pca_variance, sep="\t", index=False)
+association.to_csv(out.pc_factor_association, sep="\t", index=False)
+write_table(correlation, out.sample_correlation, "sample_id")
+pd.DataFrame(flags).to_csv(out.sample_flags, sep="\t", index=False)
+
+plots.save_figure(
+    plots.pca_grid(scores, variance_ratio, samples, factors, pcs=list(scores.columns)),
+    out.pca_png,
+)
+plots.save_figure(plots.scree(variance_ratio), out.scree_png)
+plots.save_figure(
+    plots.correlation_heatmap(correlation, samples, factors), out.correlation_heatmap_png
+)
+logging.info("flags:\n%s", flags.to_string() if len(flags) else "none")

@@ -1,0 +1,31 @@
+"""Rule sample_totals: per-sample column sums of every method, and the methods table."""
+
+import logging
+import sys
+
+import pandas as pd
+
+from dgeflow.io import read_table, write_table
+from dgeflow.normalize import METHOD_NOTES, sample_totals
+
+logging.basicConfig(
+    filename=snakemake.log[0],
+    filemode="w",
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(message)s",
+)
+sys.stderr = logging.getLogger().handlers[0].stream
+
+methods = list(snakemake.params.methods)
+tables = {method: read_table(path) for method, path in zip(methods, snakemake.input, strict=True)}
+write_table(sample_totals(tables), snakemake.output.totals, "sample_id")
+
+rows = [(m, "done", METHOD_NOTES.get(m, "")) for m in methods]
+rows += [
+    (m, "skipped", "needs gene lengths; config key gene_lengths is null")
+    for m in snakemake.params.skipped
+]
+pd.DataFrame(rows, columns=["method", "status", "note"]).to_csv(
+    snakemake.output.methods, sep="\t", index=False
+)
+logging.info("methods done: %s; skipped: %s", methods, list(snakemake.params.skipped))

@@ -1,0 +1,43 @@
+"""Rule validate: check every input at once and write the validated tables."""
+
+import logging
+import sys
+
+from dgeflow.io import write_table
+from dgeflow.validate import InputError, check_inputs
+
+logging.basicConfig(
+    filename=snakemake.log[0],
+    filemode="w",
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(message)s",
+)
+sys.stderr = logging.getLogger().handlers[0].stream
+
+params = snakemake.params
+result = check_inputs(
+    params.counts,
+    params.samples,
+    params.design,
+    params.contrasts,
+    params.gene_lengths,
+    reduced=params.reduced,
+    qc_factors=params.qc_factors,
+)
+for check in result.checks:
+    level = {"error": logging.ERROR, "warning": logging.WARNING}.get(check.status, logging.INFO)
+    logging.log(level, "%s: %s %s", check.check, check.status, check.detail)
+
+if not result.ok:
+    message = str(InputError(result.problems))
+    logging.error(message)
+    # also on the console, so the reason is in snakemake's own output, not only in the log
+    print(f"\n{message}\n", file=sys.__stderr__)
+    sys.exit(1)
+
+write_table(result.counts, snakemake.output.counts, "gene_id")
+write_table(result.samples, snakemake.output.samples, "sample_id")
+if result.lengths is not None:
+    write_table(result.lengths, snakemake.output.gene_lengths, "gene_id")
+result.summary().to_csv(snakemake.output.summary, sep="\t", index=False)
+logging.info("validated %d genes x %d samples", *result.counts.shape)

@@ -1,0 +1,363 @@
+"""The Snakemake workflow end to end, its lint/format checks, and config/env consistency.
+
+The end-to-end runs (marker ``workflow``) call the snakemake of the running Python
+environment from the repository root, with ``outdir`` in a temporary directory, exactly as a
+user runs a study: ``snakemake --cores 2 --configfile study.yaml``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DE_COLUMNS = ["gene_id", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+ALL_METHODS = ["cpm", "tpm", "rpkm", "fpkm", "median_of_ratios", "tmm"]
+# Paths a run may touch outside outdir; everything else in the repository must stay as it was.
+IGNORED_PARTS = {".snakemake", "__pycache__", ".pytest_cache", ".ruff_cache", ".git", ".venv"}
+
+
+def run_snakemake(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "snakemake"), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def repo_files() -> dict[str, int]:
+    files = {}
+    for path in REPO_ROOT.rglob("*"):
+        rel = path.relative_to(REPO_ROOT)
+        if path.is_file() and not IGNORED_PARTS & set(rel.parts):
+            files[str(rel)] = path.stat().st_mtime_ns
+    return files
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def contract_outputs(outdir: Path, contrasts: list[str], methods: list[str]) -> list[Path]:
+    """Every output file of the contract (CONTRACTS.md) for a run."""
+    files = ["validation/counts.tsv", "validation/samples.tsv", "validation/summary.tsv"]
+    files += [f"normalized/{m}.tsv" for m in methods]
+    files += ["normalized/sample_totals.tsv", "normalized/methods.tsv", "qc/vst.tsv"]
+    files += [
+        f"qc/{name}.tsv"
+        for name in (
+            "pca_scores",
+            "pca_variance",
+            "pc_factor_association",
+            "sample_correlation",
+            "sample_flags",
+            "gene_filter",
+        )
+    ]
+    files += [f"qc/plots/{p}.png" for p in ("pca", "scree", "correlation_heatmap")]
+    files += ["de/model.pkl", "de/size_factors.tsv", "de/gene_fit.tsv", "de/plots/dispersion.png"]
+    for name in contrasts:
+        files += [f"de/{name}.tsv", f"de/plots/{name}_ma.png", f"de/plots/{name}_volcano.png"]
+    files += ["report.html", "logs/validate.log", "benchmarks/de_fit.tsv"]
+    return [outdir / f for f in files]
+
+
+def read_tsv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+def example_config(outdir: Path) -> dict:
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    config["outdir"] = str(outdir)
+    return config
+
+
+# ---------------------------------------------------------------------------------------------
+# bundled example
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    """Run the bundled example once for all tests of this module."""
+    tmp = tmp_path_factory.mktemp("example")
+    outdir = tmp / "results"
+    config = write_config(tmp / "study.yaml", example_config(outdir))
+    before = repo_files()
+    proc = run_snakemake("--cores", "2", "--configfile", str(config))
+    after = repo_files()
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return {"outdir": outdir, "before": before, "after": after}
+
+
+@pytest.mark.workflow
+def test_example_writes_every_contract_output(example_run):
+    missing = [
+        str(p)
+        for p in contract_outputs(example_run["outdir"], ["treated_vs_control"], ALL_METHODS)
+        if not p.is_file() or p.stat().st_size == 0
+    ]
+    assert not missing
+
+
+@pytest.mark.workflow
+def test_example_writes_nothing_outside_outdir(example_run, tmp_path):
+    # every declared output, log and benchmark lies in outdir ...
+    config = write_config(tmp_path / "study.yaml", example_config(example_run["outdir"]))
+    proc = run_snakemake("--summary", "--configfile", str(config))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = pd.read_csv(io.StringIO(proc.stdout), sep="\t")
+    declared = list(summary["output_file"]) + [
+        f for logs in summary["log-file(s)"].dropna() for f in str(logs).split(",") if f
+    ]
+    outdir = example_run["outdir"].resolve()
+    outside = [f for f in declared if not Path(f.strip()).resolve().is_relative_to(outdir)]
+    assert not outside
+    # ... and the scripts left no stray files in the repository (modified files are not
+    # compared: other work on the checkout may change them while the workflow runs)
+    created = sorted(set(example_run["after"]) - set(example_run["before"]))
+    assert not created
+
+
+@pytest.mark.workflow
+def test_example_report_is_self_contained(example_run):
+    html = (example_run["outdir"] / "report.html").read_text(encoding="utf-8")
+    assert "<html" in html.lower()
+    # resources load from the file itself: no external scripts, stylesheets or images
+    assert not re.search(r"<script[^>]+src\s*=", html, re.IGNORECASE)
+    assert not re.search(r"<link[^>]+stylesheet", html, re.IGNORECASE)
+    for source in re.findall(r"<img[^>]+src\s*=\s*[\"']([^\"']+)", html, re.IGNORECASE):
+        assert source.startswith("data:"), source
+
+
+@pytest.mark.workflow
+def test_example_factors_explain_their_pcs(example_run):
+    assoc = read_tsv(example_run["outdir"] / "qc" / "pc_factor_association.tsv")
+    assert list(assoc.columns) == ["factor", "pc", "r2", "pvalue"]
+    best = assoc.loc[assoc.groupby("pc")["r2"].idxmax()].set_index("pc")["factor"]
+    assert best["PC1"] == "strain"
+    assert best["PC2"] == "sex"
+    assert best["PC3"] == "treatment"
+
+
+@pytest.mark.workflow
+def test_example_flags_exactly_the_swapped_samples(example_run):
+    from dgeflow.simulate import SWAPPED_SAMPLES
+
+    flags = read_tsv(example_run["outdir"] / "qc" / "sample_flags.tsv")
+    assert list(flags.columns[:3]) == ["sample_id", "flag", "detail"]
+    swapped = set(flags.loc[flags["flag"] == "possible_swap", "sample_id"])
+    assert swapped == set(SWAPPED_SAMPLES)
+
+
+@pytest.mark.workflow
+def test_example_tables_follow_the_contract(example_run):
+    outdir = example_run["outdir"]
+    de = read_tsv(outdir / "de" / "treated_vs_control.tsv")
+    assert list(de.columns[:7]) == DE_COLUMNS
+    assert (de["padj"] < 0.05).sum() > 0
+    counts = read_tsv(outdir / "validation" / "counts.tsv")
+    assert counts.columns[0] == "gene_id" and len(de) == len(counts)
+    methods = read_tsv(outdir / "normalized" / "methods.tsv")
+    assert list(methods.columns) == ["method", "status", "note"]
+    assert set(methods["status"]) == {"done"}
+    totals = read_tsv(outdir / "normalized" / "sample_totals.tsv")
+    assert totals.columns[0] == "sample_id" and set(ALL_METHODS) <= set(totals.columns)
+    assert totals["tpm"].round(3).eq(1e6).all()
+    gene_filter = read_tsv(outdir / "qc" / "gene_filter.tsv")
+    assert list(gene_filter.columns) == ["contrast", "category", "n_genes", "detail"]
+    assert set(gene_filter["category"]) == {"all_zero", "cooks_outlier", "low_counts", "tested"}
+    assert gene_filter["n_genes"].sum() == len(de)
+    summary = read_tsv(outdir / "validation" / "summary.tsv")
+    assert list(summary.columns) == ["check", "status", "detail"]
+    assert "error" not in set(summary["status"])
+    variance = read_tsv(outdir / "qc" / "pca_variance.tsv")
+    assert list(variance.columns) == ["pc", "variance_ratio"]
+    scores = read_tsv(outdir / "qc" / "pca_scores.tsv")
+    assert scores.columns[0] == "sample_id" and "PC4" in scores.columns
+    assert (outdir / "logs" / "normalize" / "tpm.log").is_file()
+
+
+@pytest.mark.workflow
+def test_example_rerun_has_nothing_to_do(example_run, tmp_path):
+    config = write_config(tmp_path / "study.yaml", example_config(example_run["outdir"]))
+    proc = run_snakemake("--cores", "1", "--dry-run", "--configfile", str(config))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.workflow
+def test_bad_input_stops_at_validation_with_the_reason(tmp_path):
+    outdir = tmp_path / "results"
+    config = example_config(outdir)
+    config["contrasts"] = [
+        {"name": "tvc", "factor": "treatment", "level": "treatd", "reference": "control"}
+    ]
+    proc = run_snakemake(
+        "--cores", "2", "--configfile", str(write_config(tmp_path / "bad.yaml", config))
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "level 'treatd' is not a level of column 'treatment'" in output
+    assert "example/samples.yaml" in output and "did you mean 'treated'?" in output
+    # nothing after validation ran, and validation left no outputs behind
+    produced = sorted(p.relative_to(outdir).as_posix() for p in outdir.rglob("*") if p.is_file())
+    assert produced == ["logs/validate.log"]
+
+
+@pytest.mark.workflow
+def test_missing_input_file_is_reported_by_validation(tmp_path):
+    config = example_config(tmp_path / "results")
+    config["counts"] = str(tmp_path / "no_such_counts.tsv")
+    config["contrasts"][0]["reference"] = "untreated"
+    proc = run_snakemake(
+        "--cores", "1", "--configfile", str(write_config(tmp_path / "bad.yaml", config))
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "no_such_counts.tsv" in output and "does not exist" in output
+    assert "reference 'untreated'" in output  # reported in the same run
+
+
+# ---------------------------------------------------------------------------------------------
+# mov10 reference data (skipped when ../shared/data is absent)
+
+MOV10_CONTRASTS = {
+    "MOV10_overexpression_vs_control": ("MOV10_overexpression", 6464),
+    "MOV10_knockdown_vs_control": ("MOV10_knockdown", 4909),
+}
+
+
+@pytest.fixture(scope="module")
+def mov10_run(tmp_path_factory, shared_data):
+    mov10 = shared_data / "mov10"
+    tmp = tmp_path_factory.mktemp("mov10")
+    outdir = tmp / "results"
+    config = {
+        "counts": str(mov10 / "Mov10_full_counts.txt"),
+        "samples": str(mov10 / "Mov10_full_meta.txt"),
+        "design": "~ sampletype",
+        "contrasts": [
+            {"name": name, "factor": "sampletype", "level": level, "reference": "control"}
+            for name, (level, _) in MOV10_CONTRASTS.items()
+        ],
+        "outdir": str(outdir),
+    }
+    proc = run_snakemake(
+        "--cores", "2", "--configfile", str(write_config(tmp / "mov10.yaml", config))
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return outdir
+
+
+@pytest.mark.workflow
+def test_mov10_outputs_without_gene_lengths(mov10_run):
+    methods_done = ["cpm", "median_of_ratios", "tmm"]
+    missing = [
+        str(p)
+        for p in contract_outputs(mov10_run, list(MOV10_CONTRASTS), methods_done)
+        if not p.is_file()
+    ]
+    assert not missing
+    for method in ("tpm", "rpkm", "fpkm"):
+        assert not (mov10_run / "normalized" / f"{method}.tsv").exists()
+    methods = read_tsv(mov10_run / "normalized" / "methods.tsv").set_index("method")
+    assert set(methods.loc[["tpm", "rpkm", "fpkm"], "status"]) == {"skipped"}
+    assert methods.loc["tpm", "note"].startswith("needs gene lengths")
+    assert not (mov10_run / "validation" / "gene_lengths.tsv").exists()
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("name", list(MOV10_CONTRASTS))
+def test_mov10_de_tables_match_deseq2(mov10_run, name):
+    table = read_tsv(mov10_run / "de" / f"{name}.tsv")
+    assert list(table.columns[:7]) == DE_COLUMNS
+    assert len(table) == 23368
+    expected = MOV10_CONTRASTS[name][1]  # R DESeq2 1.38.3, results() defaults
+    observed = int((table["padj"] < 0.05).sum())
+    assert abs(observed - expected) <= 0.03 * expected, (observed, expected)
+    gene_filter = read_tsv(mov10_run / "qc" / "gene_filter.tsv")
+    all_zero = gene_filter.query("contrast == @name and category == 'all_zero'")["n_genes"]
+    assert all_zero.item() == 3620
+
+
+# ---------------------------------------------------------------------------------------------
+# lint, format, config schema and environments (fast)
+
+
+def test_snakemake_lint_is_clean():
+    proc = run_snakemake("--lint", "--configfile", "config/config.yaml", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_snakefmt_check_is_clean():
+    proc = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _schema_properties(schema: dict, prefix: str = ""):
+    for key, sub in schema.get("properties", {}).items():
+        yield f"{prefix}{key}", sub, key in schema.get("required", [])
+        if sub.get("type") == "object":
+            yield from _schema_properties(sub, f"{prefix}{key}.")
+        if sub.get("type") == "array" and isinstance(sub.get("items"), dict):
+            yield from _schema_properties(sub["items"], f"{prefix}{key}[].")
+
+
+def test_schema_documents_every_key():
+    schema = yaml.safe_load((REPO_ROOT / "config" / "schemas" / "config.schema.yaml").read_text())
+    reference = (REPO_ROOT / "config" / "README.md").read_text()
+    for key, sub, required in _schema_properties(schema):
+        assert sub.get("description"), f"{key} has no description"
+        assert required or "default" in sub, f"{key} has no default"
+        assert f"`{key}`" in reference, f"{key} is not documented in config/README.md"
+
+
+def test_envs_pin_the_pyproject_versions():
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    pins = dict(dep.split("==") for dep in pyproject["project"]["dependencies"])
+    aliases = {"matplotlib-base": "matplotlib"}
+    envs = sorted((REPO_ROOT / "envs").glob("*.yaml"))
+    assert envs
+    for env_file in envs:
+        env = yaml.safe_load(env_file.read_text())
+        for dep in env["dependencies"]:
+            if not isinstance(dep, str) or "=" not in dep:
+                continue
+            name, version = dep.split("=", 1)
+            if name == "python":
+                assert version == "3.11", env_file.name
+                continue
+            assert pins[aliases.get(name, name)] == version, (env_file.name, dep)
+
+
+def test_every_rule_has_log_and_conda_env():
+    for smk in (REPO_ROOT / "workflow" / "rules").glob("*.smk"):
+        text = smk.read_text()
+        for rule in re.split(r"\nrule ", "\n" + text)[1:]:
+            assert "    log:" in rule and "    conda:" in rule, (smk.name, rule.split(":")[0])
+            env = re.search(r'conda:\s*\n\s*"([^"]+)"', rule).group(1)
+            assert (smk.parent / env).resolve().is_file(), env

@@ -1,0 +1,133 @@
+"""Paths, contrasts, normalization methods and resource helpers shared by the rules."""
+
+import os
+import re
+from pathlib import Path
+
+from dgeflow.validate import contrast_name
+
+if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
+    raise ValueError(
+        "config key de.test is 'lrt' but de.reduced is not set: give the reduced design, "
+        "e.g. de: {test: lrt, reduced: '~ 1'}"
+    )
+
+OUTDIR = os.path.normpath(config["outdir"])
+# TPM, RPKM and FPKM divide by gene length: without gene_lengths they are not requested at
+# all (so the DAG never contains them) and normalized/methods.tsv records why.
+LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
+HAS_LENGTHS = config.get("gene_lengths") is not None
+METHODS = [
+    m
+    for m in config["normalization"]["methods"]
+    if HAS_LENGTHS or m not in LENGTH_METHODS
+]
+SKIPPED_METHODS = [m for m in config["normalization"]["methods"] if m not in METHODS]
+CONTRASTS = {contrast_name(c): c for c in config["contrasts"]}
+
+
+# Cheap summary steps run in the snakemake process itself, not as cluster jobs.
+localrules:
+    sample_totals,
+    gene_filter,
+    report,
+
+
+def out(path):
+    """A path inside the run's output directory."""
+    return f"{OUTDIR}/{path}"
+
+
+def log_path(name):
+    return f"{OUTDIR}/logs/{name}.log"
+
+
+def benchmark_path(name):
+    return f"{OUTDIR}/benchmarks/{name}.tsv"
+
+
+wildcard_constraints:
+    method="|".join(re.escape(m) for m in METHODS) or "no-method",
+    contrast="|".join(re.escape(c) for c in CONTRASTS) or "no-contrast",
+
+
+def mem_mb_scaled(base_mb, per_input_mb):
+    """Memory request growing with the size of the job's input (retries get more)."""
+
+    def mem_mb(wildcards, input, attempt):
+        return int((base_mb + per_input_mb * input.size_mb) * attempt)
+
+    return mem_mb
+
+
+def input_files():
+    """Study inputs that exist; missing ones are left to the validate rule to report
+    together with every other problem (a missing input would stop snakemake first)."""
+    paths = {"counts": config["counts"], "samples": config["samples"]}
+    if HAS_LENGTHS:
+        paths["gene_lengths"] = config["gene_lengths"]
+    return {key: path for key, path in paths.items() if Path(path).is_file()}
+
+
+def validated(name):
+    return out(f"validation/{name}.tsv")
+
+
+def normalize_inputs(wildcards):
+    files = {"counts": validated("counts")}
+    if wildcards.method in LENGTH_METHODS:
+        files["gene_lengths"] = validated("gene_lengths")
+    return files
+
+
+def validation_outputs():
+    files = {
+        "counts": validated("counts"),
+        "samples": validated("samples"),
+        "summary": validated("summary"),
+    }
+    if HAS_LENGTHS:
+        files["gene_lengths"] = validated("gene_lengths")
+    return files
+
+
+def de_tables():
+    return expand(out("de/{contrast}.tsv"), contrast=CONTRASTS)
+
+
+def de_plots():
+    return expand(
+        out("de/plots/{contrast}_{kind}.png"),
+        contrast=CONTRASTS,
+        kind=["ma", "volcano"],
+    )
+
+
+QC_TABLES = [
+    "pca_scores",
+    "pca_variance",
+    "pc_factor_association",
+    "sample_correlation",
+    "sample_flags",
+]
+QC_PLOTS = ["pca", "scree", "correlation_heatmap"]
+
+
+def all_outputs():
+    return [
+        *validation_outputs().values(),
+        *expand(out("normalized/{method}.tsv"), method=METHODS),
+        out("normalized/sample_totals.tsv"),
+        out("normalized/methods.tsv"),
+        out("qc/vst.tsv"),
+        *expand(out("qc/{table}.tsv"), table=QC_TABLES),
+        *expand(out("qc/plots/{plot}.png"), plot=QC_PLOTS),
+        out("qc/gene_filter.tsv"),
+        out("de/model.pkl"),
+        out("de/size_factors.tsv"),
+        out("de/gene_fit.tsv"),
+        out("de/plots/dispersion.png"),
+        *de_tables(),
+        *de_plots(),
+        out("report.html"),
+    ]

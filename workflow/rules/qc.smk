@@ -1,0 +1,58 @@
+rule qc_vst:
+    input:
+        counts=validated("counts"),
+    output:
+        out("qc/vst.tsv"),
+    log:
+        log_path("qc_vst"),
+    benchmark:
+        benchmark_path("qc_vst")
+    conda:
+        "../../envs/qc.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb_scaled(1000, 15),
+    params:
+        fit_type=config["de"]["fit_type"],
+        size_factors=config["de"]["size_factors"],
+    script:
+        "../../scripts/qc_vst.py"
+
+
+rule sample_qc:
+    input:
+        vst=out("qc/vst.tsv"),
+        samples=validated("samples"),
+    output:
+        **{table: out(f"qc/{table}.tsv") for table in QC_TABLES},
+        **{f"{plot}_png": out(f"qc/plots/{plot}.png") for plot in QC_PLOTS},
+    log:
+        log_path("sample_qc"),
+    benchmark:
+        benchmark_path("sample_qc")
+    conda:
+        "../../envs/qc.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_scaled(1000, 10),
+    params:
+        qc=config["qc"],
+        design=config["design"],
+    script:
+        "../../scripts/sample_qc.py"
+
+
+rule gene_filter:
+    input:
+        tables=de_tables(),
+    output:
+        out("qc/gene_filter.tsv"),
+    log:
+        log_path("gene_filter"),
+    conda:
+        "../../envs/qc.yaml"
+    threads: 1
+    params:
+        contrasts=list(CONTRASTS),
+    script:
+        "../../scripts/gene_filter.py"

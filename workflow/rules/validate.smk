@@ -1,0 +1,20 @@
+rule validate:
+    input:
+        unpack(lambda wildcards: input_files()),
+    output:
+        **validation_outputs(),
+    log:
+        log_path("validate"),
+    conda:
+        "../../envs/validate.yaml"
+    threads: 1
+    params:
+        counts=config["counts"],
+        samples=config["samples"],
+        gene_lengths=config["gene_lengths"],
+        design=config["design"],
+        contrasts=config["contrasts"],
+        reduced=config["de"]["reduced"],
+        qc_factors=config["qc"]["factors"],
+    script:
+        "../../scripts/validate.py"
