@@ -60,7 +60,7 @@ ANNOTATION_PALETTES = ("Set2", "Dark2", "Pastel1", "Set1", "Accent", "Pastel2")
 
 
 def _level_colours(values: pd.Series, palette: str = "tab10") -> dict[str, tuple]:
-    levels = list(pd.unique(values.dropna().astype(str)))
+    levels = sorted(pd.unique(values.dropna().astype(str)))
     limit = {"tab10": 10, "Set2": 8, "Dark2": 8, "Pastel1": 9, "Set1": 9, "Accent": 8}
     name = palette if len(levels) <= limit.get(palette, 8) else "husl"
     colours = sns.color_palette(name, len(levels))

@@ -128,10 +128,11 @@ def format_number(value: Any) -> str:
         return "Inf" if number > 0 else "-Inf"
     if number == 0:
         return "0"
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
-    if abs(number) < 1e-3 or abs(number) >= 1e6:
+    if abs(number) < 1e-3 or abs(number) >= 1e9:
         return f"{number:.3e}"
+    if abs(number) >= 1e3 or number.is_integer():
+        # counts and totals: whole numbers with separators read better than 1.332e+04
+        return f"{round(number):,}"
     return f"{number:.4g}"
 
 
@@ -277,7 +278,9 @@ def _normalization(outdir: Path) -> dict:
                     "method": method,
                     "status": status,
                     "skipped": status.lower() != "done",
-                    "note": "" if note is None or pd.isna(note) else str(note),
+                    "note": ""
+                    if note is None or pd.isna(note) or str(note) == notes.get(method)
+                    else str(note),
                     "fit_for": notes.get(method, ""),
                 }
             )

@@ -251,3 +251,11 @@ def test_format_number() -> None:
     assert report.format_number(float("nan")) == "NA"
     assert report.format_number(1.5e-10) == "1.500e-10"
     assert report.format_number(3.0) == "3"
+
+
+def test_format_number_is_consistent_for_totals() -> None:
+    # totals that are integers up to rounding read the same way
+    assert report.format_number(1_000_000.0000001) == "1,000,000"
+    assert report.format_number(999_999.99999) == "1,000,000"
+    assert report.format_number(13_320.4) == "13,320"
+    assert report.format_number(2.5e9) == "2.500e+09"
