@@ -30,8 +30,8 @@ class GLMFit:
 
     beta: np.ndarray  # (genes, p)
     sigma: np.ndarray  # (genes, p, p) sandwich covariance of beta
-    mu: np.ndarray  # (genes, samples)
-    hat_diagonals: np.ndarray  # (genes, samples)
+    mu: np.ndarray | None  # (genes, samples); dropped by the model once Cook's are computed
+    hat_diagonals: np.ndarray | None  # (genes, samples); idem
     deviance: np.ndarray  # (genes,)
     iterations: np.ndarray  # (genes,)
     converged: np.ndarray  # (genes,) bool

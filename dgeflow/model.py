@@ -44,7 +44,7 @@ class _GeneFit:
     dispersion: np.ndarray
     disp_outlier: np.ndarray
     glm: GLMFit
-    cooks: np.ndarray
+    cooks_argmax: np.ndarray  # sample with the largest Cook's distance, per gene
     max_cooks: np.ndarray
     replaced: np.ndarray
     reduced_fits: dict[str, tuple[GLMFit, int]] = field(default_factory=dict)
@@ -357,7 +357,7 @@ class DESeqFit:
         ):
             rows = np.flatnonzero(outlier)
             y = g.counts[rows]
-            at_max = y[np.arange(rows.size), np.nanargmax(g.cooks[rows], axis=1)]
+            at_max = y[np.arange(rows.size), g.cooks_argmax[rows]]
             keep = (y > at_max[:, None]).sum(axis=1) >= 3
             outlier[rows[keep]] = False
         return outlier
@@ -563,6 +563,10 @@ def fit(
                 else cooks_mod.max_cooks(masked, x)
             )
 
+    # the per-count working arrays are only needed for Cook's distances: dropping them keeps a
+    # 60,000 x 1,000 fit (and its pickle) to the counts plus per-gene values
+    glm.mu = None
+    glm.hat_diagonals = None
     gene_fit = _GeneFit(
         genes=genes,
         counts=y_fit,
@@ -573,7 +577,7 @@ def fit(
         dispersion=mapd.dispersion,
         disp_outlier=mapd.outlier,
         glm=glm,
-        cooks=cooks,
+        cooks_argmax=np.argmax(np.nan_to_num(cooks, nan=-np.inf), axis=1),
         max_cooks=max_cooks,
         replaced=replaced,
     )
