@@ -414,6 +414,69 @@ def _as_count_matrix(counts: pd.DataFrame) -> np.ndarray:
     return values
 
 
+ROWS_PER_CHUNK_ELEMENTS = 1 << 20  # genes x samples per chunk of the Cook's pass (8 MB)
+
+
+def _row_chunks(n_rows: int, n_cols: int):
+    step = max(1, ROWS_PER_CHUNK_ELEMENTS // max(n_cols, 1))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+def _normalized_mean_var(y: np.ndarray, sf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and variance of normalized counts, without a full normalized copy."""
+    mean = np.empty(y.shape[0])
+    var = np.empty(y.shape[0])
+    for rows in _row_chunks(*y.shape):
+        normed = y[rows] / sf
+        mean[rows] = normed.mean(axis=1)
+        var[rows] = normed.var(axis=1, ddof=1)
+    return mean, var
+
+
+@dataclass
+class _CooksPass:
+    max_cooks: np.ndarray
+    argmax: np.ndarray
+    counts: np.ndarray
+    replaced: np.ndarray
+
+
+def _cooks_pass(y, sf, glm, x, replace_min: int | None) -> _CooksPass:
+    """Cook's distances chunk by chunk: per-gene maximum (DESeq2's maxCooks), the sample that
+    holds it, and, where design cells have ``replace_min`` or more samples, outlier counts
+    replaced by the trimmed mean (DESeq2's replaceOutliers)."""
+    n, m = y.shape
+    max_cooks = np.empty(n)
+    argmax = np.empty(n, dtype=int)
+    replaced = np.zeros(n, dtype=bool)
+    counts = y
+    replaceable = (
+        cooks_mod.n_or_more_in_cell(x, replace_min)
+        if replace_min is not None
+        else np.zeros(m, dtype=bool)
+    )
+    cutoff = cooks_mod.cooks_cutoff(*x.shape) if replaceable.any() else np.inf
+    for rows in _row_chunks(n, m):
+        c = cooks_mod.cooks_distance(
+            y[rows], y[rows] / sf, glm.mu[rows], glm.hat_diagonals[rows], x
+        )
+        argmax[rows] = np.argmax(np.nan_to_num(c, nan=-np.inf), axis=1)
+        if replaceable.any():
+            new, rep = cooks_mod.replace_outlier_counts(y[rows], sf, c, x, cutoff, replace_min)
+            if rep.any():
+                if counts is y:
+                    counts = y.copy()
+                counts[rows] = new
+                replaced[rows] = rep
+            # Cook's of replaceable samples no longer count: their outliers were replaced
+            c[:, replaceable] = 0.0
+            max_cooks[rows] = np.nan if replaceable.all() else cooks_mod.max_cooks(c, x)
+        else:
+            max_cooks[rows] = cooks_mod.max_cooks(c, x)
+    return _CooksPass(max_cooks, argmax, counts, replaced)
+
+
 def _resolve_size_factors(size_factors, counts, y_all, control_genes) -> np.ndarray:
     if isinstance(size_factors, str):
         ctrl = None
@@ -505,68 +568,44 @@ def fit(
     m = x.shape[0]
 
     sf = _resolve_size_factors(size_factors, counts, y_all, control_genes)
-    normed_all = y_all / sf
-    base_mean = normed_all.mean(axis=1)
-    base_var = normed_all.var(axis=1, ddof=1)
+    base_mean, base_var = _normalized_mean_var(y_all, sf)
     genes = np.flatnonzero(y_all.sum(axis=1) > 0)
     y = y_all[genes]
+    del y_all
     sf_mat = np.broadcast_to(sf, y.shape)
     bm = base_mean[genes]
 
     gene, trend, disp_fit, prior, mapd = _estimate_dispersions(y, sf_mat, x, bm, fit_type)
     glm = fit_nb_glm(y, x, sf_mat, mapd.dispersion)
-    normed = y / sf
-    cooks = cooks_mod.cooks_distance(y, normed, glm.mu, glm.hat_diagonals, x)
-    max_cooks = cooks_mod.max_cooks(cooks, x)
-    replaced = np.zeros(genes.size, dtype=bool)
-    y_fit = y
-    if min_replicates_for_replace is not None and m > x.shape[1]:
-        replaceable = cooks_mod.n_or_more_in_cell(x, min_replicates_for_replace)
-        if replaceable.any():
-            cutoff = cooks_mod.cooks_cutoff(*x.shape)
-            y_fit, replaced = cooks_mod.replace_outlier_counts(
-                y, sf, cooks, x, cutoff, min_replicates_for_replace
-            )
-            if replaced.any():
-                base_mean[genes] = (y_fit / sf).mean(axis=1)
-                base_var[genes] = (y_fit / sf).var(axis=1, ddof=1)
-                bm = base_mean[genes]
-                rows = np.flatnonzero(replaced & (y_fit.sum(axis=1) > 0))
-                if rows.size:
-                    sub = _estimate_dispersions(
-                        y_fit[rows], sf_mat[rows], x, bm[rows], fit_type, trend, prior
-                    )
-                    gene_r, _, disp_fit_r, _, map_r = sub
-                    gene.disp_gene_est[rows] = gene_r.disp_gene_est
-                    gene.iterations[rows] = gene_r.iterations
-                    disp_fit[rows] = disp_fit_r
-                    mapd.disp_map[rows] = map_r.disp_map
-                    mapd.dispersion[rows] = map_r.dispersion
-                    mapd.outlier[rows] = map_r.outlier
-                    refit = fit_nb_glm(y_fit[rows], x, sf_mat[rows], map_r.dispersion)
-                    for name in (
-                        "beta",
-                        "sigma",
-                        "mu",
-                        "hat_diagonals",
-                        "deviance",
-                        "iterations",
-                        "converged",
-                    ):
-                        getattr(glm, name)[rows] = getattr(refit, name)
-            # Cook's of replaceable samples no longer count: those outliers were replaced
-            masked = cooks.copy()
-            masked[:, replaceable] = 0.0
-            max_cooks = (
-                np.full(genes.size, np.nan)
-                if replaceable.all()
-                else cooks_mod.max_cooks(masked, x)
-            )
-
+    replace_min = min_replicates_for_replace if m > x.shape[1] else None
+    cooks = _cooks_pass(y, sf, glm, x, replace_min)
     # the per-count working arrays are only needed for Cook's distances: dropping them keeps a
     # 60,000 x 1,000 fit (and its pickle) to the counts plus per-gene values
     glm.mu = None
     glm.hat_diagonals = None
+    y_fit, replaced = cooks.counts, cooks.replaced
+    rows = np.flatnonzero(replaced & (y_fit.sum(axis=1) > 0))
+    if replaced.any():
+        base_mean[genes[replaced]], base_var[genes[replaced]] = _normalized_mean_var(
+            y_fit[replaced], sf
+        )
+        bm = base_mean[genes]
+    if rows.size:
+        # as DESeq2's refitWithoutOutliers: new gene-wise and MAP dispersions against the
+        # existing trend and prior, then a new GLM fit, for the genes with replaced counts
+        gene_r, _, disp_fit_r, _, map_r = _estimate_dispersions(
+            y_fit[rows], sf_mat[rows], x, bm[rows], fit_type, trend, prior
+        )
+        gene.disp_gene_est[rows] = gene_r.disp_gene_est
+        gene.iterations[rows] = gene_r.iterations
+        disp_fit[rows] = disp_fit_r
+        mapd.disp_map[rows] = map_r.disp_map
+        mapd.dispersion[rows] = map_r.dispersion
+        mapd.outlier[rows] = map_r.outlier
+        refit = fit_nb_glm(y_fit[rows], x, sf_mat[rows], map_r.dispersion)
+        for name in ("beta", "sigma", "deviance", "iterations", "converged"):
+            getattr(glm, name)[rows] = getattr(refit, name)
+
     gene_fit = _GeneFit(
         genes=genes,
         counts=y_fit,
@@ -577,8 +616,8 @@ def fit(
         dispersion=mapd.dispersion,
         disp_outlier=mapd.outlier,
         glm=glm,
-        cooks_argmax=np.argmax(np.nan_to_num(cooks, nan=-np.inf), axis=1),
-        max_cooks=max_cooks,
+        cooks_argmax=cooks.argmax,
+        max_cooks=cooks.max_cooks,
         replaced=replaced,
     )
     options = dict(
