@@ -245,7 +245,7 @@ def markdown_table(table: pd.DataFrame) -> str:
             if np.isnan(value):
                 return ""
             if column in ("lfc_pearson", "padj_jaccard"):
-                return f"{value:.5f}" if column == "lfc_pearson" else f"{value:.4f}"
+                return f"{value:.10f}" if column == "lfc_pearson" else f"{value:.4f}"
             if column == "speedup_vs_pydeseq2":
                 return f"{value:.1f}x"
             return f"{value:.2f}" if column.endswith("_s") else f"{value:.0f}"
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    table.to_csv(out_dir / f"bench_{stamp}.tsv", sep="\t", index=False, float_format="%.6g")
+    table.to_csv(out_dir / f"bench_{stamp}.tsv", sep="\t", index=False, float_format="%.10g")
     md = markdown_table(table)
     notes = environment_notes(args.threads, args.unset_openblas_coretype)
     cmd = "python benchmarks/bench_engine.py " + " ".join(

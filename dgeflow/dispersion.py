@@ -115,16 +115,26 @@ def _line_search(
     iters = np.zeros(n, dtype=int)
     accepts = np.zeros(n, dtype=int)
     active = np.arange(n)
+    # genes of the block that `post` currently holds: as genes converge it is shrunk to the
+    # moving ones, so evaluations do not gather rows out of the full block every time
+    held = active
+
+    def local(idx):
+        return None if idx.size == held.size else np.searchsorted(held, idx)
+
     for _ in range(maxit):
         if active.size == 0:
             break
+        if active.size < 0.75 * held.size:
+            post = post.subset(local(active))
+            held = active
         iters[active] += 1
         aa, da, ka = a[active], dlp[active], kappa[active]
         proposal = aa + ka * da
         ka = np.where(proposal < -30.0, (-30.0 - aa) / da, ka)
         ka = np.where(proposal > 10.0, (10.0 - aa) / da, ka)
         proposal = aa + ka * da
-        lp_proposal = post.value(active, proposal)
+        lp_proposal = post.value(local(active), proposal)
         theta_hat_kappa = -lp[active] - ka * 1e-4 * da**2
         accept = -lp_proposal <= theta_hat_kappa
         # rejected: halve the step
@@ -145,7 +155,7 @@ def _line_search(
             cont = ~(converged | too_small)
             cont_idx = acc_idx[cont]
             if cont_idx.size:
-                dlp[cont_idx] = post.gradient(cont_idx, a[cont_idx])
+                dlp[cont_idx] = post.gradient(local(cont_idx), a[cont_idx])
                 k = np.minimum(kappa[cont_idx] * 1.1, kappa_0)
                 kappa[cont_idx] = np.where(accepts[cont_idx] % 5 == 0, k / 2.0, k)
             stop[acc_pos[~cont]] = True

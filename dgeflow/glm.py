@@ -185,11 +185,12 @@ def _irls_block(
     for t in range(maxit):
         if active.size == 0:
             break
-        all_active = active.size == n_genes
-        if all_active:
+        if active.size == n_genes:
             ya, mua, nfa, aa = y, mu, nf, alpha
         else:
-            ya, mua, nfa, aa = y[active], mu[active], nf[active], alpha[active]
+            ya, mua, aa = y[active], mu[active], alpha[active]
+            # size factors broadcast over genes (stride 0) need no gathering: one row serves
+            nfa = nf[:1] if nf.strides[0] == 0 else nf[active]
         iterations[active] += 1
         w = mua / (1.0 + aa[:, None] * mua)
         z = np.log(mua / nfa) + (ya - mua) / mua

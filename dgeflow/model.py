@@ -25,6 +25,7 @@ from dgeflow.glm import GLMFit, fit_nb_glm
 from dgeflow.hypothesis import lrt_test, wald_test
 from dgeflow.nb import nb_deviance
 from dgeflow.size_factors import size_factors as estimate_size_factors
+from dgeflow.threads import chunk_slices
 from dgeflow.vst import vst_from_trend
 
 LOG2 = np.log(2.0)
@@ -406,21 +407,22 @@ def load_fit(path: str | Path) -> DESeqFit:
 
 
 def _as_count_matrix(counts: pd.DataFrame) -> np.ndarray:
+    integer_typed = all(pd.api.types.is_integer_dtype(t) for t in counts.dtypes)
     values = counts.to_numpy(dtype=float)
+    if integer_typed:
+        if values.min(initial=0.0) < 0:
+            raise ValueError("counts must be non-negative")
+        return values
     if not np.isfinite(values).all() or (values < 0).any():
         raise ValueError("counts must be finite and non-negative")
-    if not np.allclose(values, np.round(values)):
-        raise ValueError("counts must be integers (round estimated counts first)")
+    for rows in _row_chunks(*values.shape):  # chunked: no full-size temporaries
+        if not np.array_equal(values[rows], np.round(values[rows])):
+            raise ValueError("counts must be integers (round estimated counts first)")
     return values
 
 
-ROWS_PER_CHUNK_ELEMENTS = 1 << 20  # genes x samples per chunk of the Cook's pass (8 MB)
-
-
-def _row_chunks(n_rows: int, n_cols: int):
-    step = max(1, ROWS_PER_CHUNK_ELEMENTS // max(n_cols, 1))
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
+def _row_chunks(n_rows: int, n_cols: int) -> list[slice]:
+    return chunk_slices(n_rows, n_cols, elements=1 << 20)
 
 
 def _normalized_mean_var(y: np.ndarray, sf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

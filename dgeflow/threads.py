@@ -9,7 +9,7 @@ threads or on the chunk size: every gene is computed by the same operations eith
 
 The thread count is, in order: :func:`set_threads` / :func:`limit_threads`, the environment
 variable ``DGEFLOW_THREADS``, then ``OMP_NUM_THREADS``, then the CPUs this process may use.
-:func:`limit_threads` also caps the BLAS pool (through ``threadpoolctl`` when it is installed),
+:func:`limit_threads` also caps the BLAS pool (through ``threadpoolctl``),
 which is what a workflow job given ``threads: n`` should call::
 
     with dgeflow.threads.limit_threads(snakemake.threads):
@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 # elements (genes x samples) per chunk: temporaries of a few MB keep the elementwise
 # chains in cache while Python's per-call overhead stays small against the array work
@@ -67,20 +68,13 @@ def set_threads(n: int | None) -> None:
 def limit_threads(n: int) -> Iterator[None]:
     """Use at most ``n`` threads inside the block: the engine's chunk pool and the BLAS pool.
 
-    The BLAS limit needs ``threadpoolctl`` (optional); without it only the engine's own pool is
-    limited, and BLAS follows ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` as set at start-up.
+    The BLAS pool is limited through ``threadpoolctl``.
     """
     global _threads
     previous = _threads
     set_threads(n)
     try:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            blas = contextlib.nullcontext()
-        else:
-            blas = threadpool_limits(limits=int(n))
-        with blas:
+        with threadpool_limits(limits=int(n)):
             yield
     finally:
         _threads = previous
@@ -106,10 +100,6 @@ def map_chunks(
 
 
 def _single_threaded_blas() -> contextlib.AbstractContextManager:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
 

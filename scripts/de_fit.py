@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import dgeflow  # noqa: E402
 from dgeflow import plots  # noqa: E402
 from dgeflow.io import read_table, write_table  # noqa: E402
+from dgeflow.threads import limit_threads  # noqa: E402
 
 logging.basicConfig(
     filename=snakemake.log[0],
@@ -27,17 +28,18 @@ reference_levels = {}
 for contrast in snakemake.params.contrasts:
     reference_levels.setdefault(str(contrast["factor"]), str(contrast["reference"]))
 
-model = dgeflow.fit(
-    counts,
-    samples,
-    snakemake.params.design,
-    reference_levels=reference_levels,
-    size_factors=de["size_factors"],
-    fit_type=de["fit_type"],
-    test=de["test"],
-    reduced=de["reduced"] if de["test"] == "lrt" else None,
-    min_replicates_for_replace=de["min_replicates_for_replace"],
-)
+with limit_threads(snakemake.threads):
+    model = dgeflow.fit(
+        counts,
+        samples,
+        snakemake.params.design,
+        reference_levels=reference_levels,
+        size_factors=de["size_factors"],
+        fit_type=de["fit_type"],
+        test=de["test"],
+        reduced=de["reduced"] if de["test"] == "lrt" else None,
+        min_replicates_for_replace=de["min_replicates_for_replace"],
+    )
 model.save(snakemake.output.model)
 write_table(model.size_factors.rename("size_factor"), snakemake.output.size_factors, "sample_id")
 write_table(model.gene_table, snakemake.output.gene_fit, "gene_id")
