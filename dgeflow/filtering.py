@@ -110,3 +110,18 @@ def gene_categories(results: pd.DataFrame) -> pd.DataFrame:
             ],
         }
     )
+
+
+def prefilter_counts(counts: pd.DataFrame, min_count: int, min_samples: int) -> pd.DataFrame:
+    """Keep genes with at least ``min_count`` reads in at least ``min_samples`` samples.
+
+    An explicit, optional pre-filter (edgeR-style); DESeq2 needs none, and removing genes
+    changes its size factors, dispersion trend and multiple-testing burden. ``min_count`` of 0
+    keeps every gene.
+    """
+    if min_count <= 0:
+        return counts
+    if min_samples < 1:
+        raise ValueError("min_samples must be at least 1")
+    keep = (counts.to_numpy() >= min_count).sum(axis=1) >= min_samples
+    return counts.loc[keep]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
+import sys
 import warnings
 from pathlib import Path
 
@@ -215,3 +217,15 @@ def write_table(frame: pd.DataFrame | pd.Series, path: str | Path, index_label: 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a TSV written by :func:`write_table` (first column as string index)."""
     return pd.read_csv(path, sep="\t", index_col=0, dtype={0: str})
+
+
+def log_to_file(path: str | Path) -> None:
+    """Send logging and stderr (warnings, tracebacks) of a workflow job to its log file."""
+    logging.basicConfig(
+        filename=str(path),
+        filemode="w",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        force=True,
+    )
+    sys.stderr = logging.getLogger().handlers[0].stream

@@ -1,27 +1,28 @@
 """Rule de_fit: fit the DESeq2 model once for the design and save it."""
 
 import logging
-import sys
 
-import matplotlib
+import dgeflow
+from dgeflow import plots
+from dgeflow.filtering import prefilter_counts
+from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.threads import limit_threads
 
-matplotlib.use("Agg")
-
-import dgeflow  # noqa: E402
-from dgeflow import plots  # noqa: E402
-from dgeflow.io import read_table, write_table  # noqa: E402
-from dgeflow.threads import limit_threads  # noqa: E402
-
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 de = snakemake.params.de
 counts = read_table(snakemake.input.counts)
+prefilter = snakemake.params.prefilter
+kept = prefilter_counts(counts, prefilter["min_count"], prefilter["min_samples"])
+if len(kept) < len(counts):
+    logging.info(
+        "pre-filter (filtering.min_count=%d in %d samples) removed %d of %d genes",
+        prefilter["min_count"],
+        prefilter["min_samples"],
+        len(counts) - len(kept),
+        len(counts),
+    )
+counts = kept
 samples = read_table(snakemake.input.samples)
 # the first contrast naming a factor sets its reference level (coefficient names follow it)
 reference_levels = {}

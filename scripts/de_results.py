@@ -1,27 +1,15 @@
 """Rule de_results: test one contrast on the saved fit; table, MA and volcano plots."""
 
 import logging
-import sys
 
-import matplotlib
+import dgeflow
+from dgeflow import plots
+from dgeflow.io import log_to_file, write_table
 
-matplotlib.use("Agg")
-
-import dgeflow  # noqa: E402
-from dgeflow import plots  # noqa: E402
-from dgeflow.io import write_table  # noqa: E402
-
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 contrast = snakemake.params.contrast
 de = snakemake.params.de
-filtering = snakemake.params.filtering
 name = snakemake.wildcards.contrast
 
 model = dgeflow.load_fit(snakemake.input.model)
@@ -31,9 +19,9 @@ table = model.results(
     reduced=de["reduced"] if de["test"] == "lrt" else None,
     lfc_threshold=de["lfc_threshold"],
     alt_hypothesis=de["alt_hypothesis"],
-    alpha=filtering["alpha"],
-    independent_filtering=filtering["independent_filtering"],
-    cooks_cutoff=filtering["cooks_cutoff"],
+    alpha=de["filter_alpha"],
+    independent_filtering=de["independent_filtering"],
+    cooks_cutoff=de["cooks_cutoff"],
     shrink=de["shrink"],
 )
 write_table(table, snakemake.output.table, "gene_id")

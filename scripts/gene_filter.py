@@ -1,20 +1,13 @@
 """Rule gene_filter: DESeq2 summary() gene categories of every contrast in one table."""
 
 import logging
-import sys
 
 import pandas as pd
 
 from dgeflow.filtering import gene_categories
-from dgeflow.io import read_table
+from dgeflow.io import log_to_file, read_table
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 tables = []
 for name, path in zip(snakemake.params.contrasts, snakemake.input.tables, strict=True):

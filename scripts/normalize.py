@@ -1,18 +1,11 @@
 """Rule normalize: one normalization method of the validated counts."""
 
 import logging
-import sys
 
-from dgeflow.io import read_table, write_table
+from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.normalize import normalize
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 method = snakemake.params.method
 counts = read_table(snakemake.input.counts)

@@ -1,19 +1,12 @@
 """Rule qc_vst: blind variance-stabilizing transformation for sample QC."""
 
 import logging
-import sys
 
 import dgeflow
-from dgeflow.io import read_table, write_table
+from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.threads import limit_threads
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 counts = read_table(snakemake.input.counts)
 factors = dgeflow.size_factors(counts.to_numpy(), method=snakemake.params.size_factors)

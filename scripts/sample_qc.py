@@ -1,24 +1,13 @@
 """Rule sample_qc: PCA, factor-PC association, sample correlation, flags and their plots."""
 
 import logging
-import sys
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
+from dgeflow import plots, qc
+from dgeflow.io import log_to_file, read_table, write_table
 
-import pandas as pd  # noqa: E402
-
-from dgeflow import plots, qc  # noqa: E402
-from dgeflow.io import read_table, write_table  # noqa: E402
-
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 options = snakemake.params.qc
 out = snakemake.output

@@ -1,20 +1,13 @@
 """Rule sample_totals: per-sample column sums of every method, and the methods table."""
 
 import logging
-import sys
 
 import pandas as pd
 
-from dgeflow.io import read_table, write_table
+from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.normalize import METHOD_NOTES, sample_totals
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 methods = list(snakemake.params.methods)
 tables = {method: read_table(path) for method, path in zip(methods, snakemake.input, strict=True)}

@@ -3,16 +3,10 @@
 import logging
 import sys
 
-from dgeflow.io import write_table
+from dgeflow.io import log_to_file, write_table
 from dgeflow.validate import InputError, check_inputs
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    filemode="w",
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(message)s",
-)
-sys.stderr = logging.getLogger().handlers[0].stream
+log_to_file(snakemake.log[0])
 
 params = snakemake.params
 result = check_inputs(

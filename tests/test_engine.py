@@ -207,3 +207,28 @@ def test_gene_categories_partition_results(toy):
     assert table["n_genes"].sum() == len(res)
     assert table.loc["all_zero", "n_genes"] == 1
     assert table.loc["tested", "n_genes"] == res["padj"].notna().sum()
+
+
+def test_prefilter_counts(toy):
+    from dgeflow.filtering import prefilter_counts
+
+    counts, _ = toy
+    assert prefilter_counts(counts, 0, 1) is counts
+    kept = prefilter_counts(counts, 10, 3)
+    assert ((kept >= 10).sum(axis=1) >= 3).all()
+    dropped = counts.index.difference(kept.index)
+    assert ((counts.loc[dropped] >= 10).sum(axis=1) < 3).all()
+    assert "g0" in dropped
+
+
+def test_user_size_factors_and_control_genes(toy):
+    counts, samples = toy
+    sf = pd.Series(np.linspace(0.5, 1.5, counts.shape[1]), index=counts.columns)
+    fit = dgeflow.fit(counts, samples, "~ condition", size_factors=sf[::-1])
+    np.testing.assert_allclose(fit.size_factors, sf)  # aligned by sample id, not position
+    ctrl = counts.index[50:150]
+    by_ctrl = dgeflow.fit(counts, samples, "~ condition", control_genes=ctrl).size_factors
+    expected = dgeflow.size_factors(counts.loc[ctrl].to_numpy())
+    np.testing.assert_allclose(by_ctrl, expected)
+    with pytest.raises(ValueError, match="one positive number per sample"):
+        dgeflow.fit(counts, samples, "~ condition", size_factors=np.ones(3))

@@ -20,7 +20,7 @@ rule de_fit:
         design=config["design"],
         contrasts=list(CONTRASTS.values()),
         de=config["de"],
-        cooks_cutoff=config["filtering"]["cooks_cutoff"],
+        prefilter=config["filtering"],
     script:
         "../../scripts/de_fit.py"
 
@@ -44,6 +44,5 @@ rule de_results:
     params:
         contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
         de=config["de"],
-        filtering=config["filtering"],
     script:
         "../../scripts/de_results.py"
