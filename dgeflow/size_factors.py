@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 SIZE_FACTOR_METHODS = ("ratio", "poscounts")
+_ALL_GENES_HAVE_ZEROS = (
+    "every gene has a zero count in at least one sample, so median-of-ratios size factors "
+    "are undefined; use size_factors method 'poscounts'"
+)
 
 
 def _geometric_means(counts: np.ndarray, positive_only: bool) -> np.ndarray:
@@ -51,18 +55,22 @@ def size_factors(
             f"size factor method must be one of {SIZE_FACTOR_METHODS}, got {method!r}"
         )
     ref_counts = counts if control_genes is None else counts[np.asarray(control_genes)]
-    log_geo = _geometric_means(ref_counts, positive_only=method == "poscounts")
+    if method == "ratio":
+        # genes with a zero anywhere have geometric mean 0 and drop out; the log is taken once,
+        # on the remaining genes only
+        usable = (ref_counts > 0).all(axis=1)
+        if not usable.any():
+            raise ValueError(_ALL_GENES_HAVE_ZEROS)
+        log_ratios = np.log(ref_counts[usable])
+        log_ratios -= log_ratios.mean(axis=1, keepdims=True)
+        return np.exp(np.median(log_ratios, axis=0))
+    log_geo = _geometric_means(ref_counts, positive_only=True)
     usable = np.isfinite(log_geo)
     if not usable.any():
-        raise ValueError(
-            "every gene has a zero count in at least one sample, so median-of-ratios size factors "
-            "are undefined; use size_factors method 'poscounts'"
-        )
+        raise ValueError(_ALL_GENES_HAVE_ZEROS)
     with np.errstate(divide="ignore"):
         log_ratios = np.log(ref_counts[usable]) - log_geo[usable, None]
-    if method == "poscounts":
-        # zero counts are excluded from each sample's median
-        log_ratios = np.where(ref_counts[usable] > 0, log_ratios, np.nan)
-        sf = np.exp(np.nanmedian(log_ratios, axis=0))
-        return sf / np.exp(np.mean(np.log(sf)))
-    return np.exp(np.median(log_ratios, axis=0))
+    # zero counts are excluded from each sample's median
+    log_ratios = np.where(ref_counts[usable] > 0, log_ratios, np.nan)
+    sf = np.exp(np.nanmedian(log_ratios, axis=0))
+    return sf / np.exp(np.mean(np.log(sf)))
