@@ -185,16 +185,15 @@ class DESeqFit:
                     )
             if level == reference:
                 raise ValueError(f"contrast compares {factor!r} level {level!r} with itself")
-            if not self.design.formula.intercept or any(
-                factor in t and len(t) > 1 for t in self.design.formula.terms
-            ):
-                col = {lv: f"{factor}{lv}" for lv in levels}
-            else:
-                col = {lv: f"{factor}_{lv}_vs_{levels[0]}" for lv in levels[1:]}
+            # a level's coefficient is "factor_level_vs_ref" (treatment coding) or
+            # "factorlevel" (the full coding of a no-intercept design); the reference level of
+            # treatment coding has none (it is the baseline)
             vec = np.zeros(p)
             for lv, sign in ((level, 1.0), (reference, -1.0)):
-                if lv in col and col[lv] in names:
-                    vec[names.index(col[lv])] += sign
+                candidates = (f"{factor}_{lv}_vs_{levels[0]}", f"{factor}{lv}")
+                column = next((c for c in candidates if c in names), None)
+                if column is not None:
+                    vec[names.index(column)] += sign
                 elif lv != levels[0]:
                     raise ValueError(
                         f"cannot form contrast {contrast}: no coefficient for {factor}={lv}"

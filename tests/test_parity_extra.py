@@ -78,3 +78,21 @@ def test_pasilla_wald(shared_data):
     _compare(
         fit.results(("condition", "treated", "untreated")), "pasilla_treated_vs_untreated.csv.gz"
     )
+
+
+@pytest.mark.parametrize(
+    ("design", "contrast", "ref_file"),
+    [
+        ("~ group * condition", ("condition", "B", "A"), "wide_interaction_condition.csv.gz"),
+        ("~ group * condition", "groupY.conditionB", "wide_interaction_term.csv.gz"),
+        ("~ 0 + condition", ("condition", "B", "A"), "wide_no_intercept.csv.gz"),
+    ],
+)
+def test_interaction_and_no_intercept_designs(shared_data, design, contrast, ref_file):
+    d = shared_data / "pydeseq2_synthetic" / "r_reference" / "wide"
+    counts = pd.read_csv(d / "test_counts.csv", index_col=0)
+    meta = pd.read_csv(d / "test_metadata.csv", index_col=0)
+    res = dgeflow.fit(counts, meta, design).results(contrast)
+    ref = pd.read_csv(REFS / ref_file, index_col="gene_id")
+    for col in ("log2FoldChange", "lfcSE", "pvalue", "padj"):
+        np.testing.assert_allclose(res.loc[ref.index, col], ref[col], rtol=1e-4)
