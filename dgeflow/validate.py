@@ -394,6 +394,16 @@ def _check_design(
                 "sample, or remove the samples from the sheet.",
             )
             continue
+        if is_numeric_column(col) and col.nunique() <= 4 and (col == col.round()).all():
+            # R's classic pitfall: batch 1/2/3 read as numbers becomes one linear slope
+            result._add(
+                "design",
+                "warning",
+                f"{where}: design column {var!r} holds a few whole numbers "
+                f"({_examples(sorted(col.unique()))}) and is modelled as a continuous "
+                "covariate (one slope). If it labels groups (batch, lane, donor), write its "
+                "values as text, e.g. 'b1' or quoted '1' in YAML, to make it a factor.",
+            )
         if not is_numeric_column(col) and col.astype(str).nunique() < 2:
             ok = False
             result._add(

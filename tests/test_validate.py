@@ -402,3 +402,18 @@ def test_mov10_inputs(shared_data):
         contrasts=contrasts,
     )
     assert "not of full rank" in message
+
+
+def test_numeric_group_labels_warn(tmp_path):
+    from dgeflow.validate import check_inputs
+
+    counts = tmp_path / "counts.tsv"
+    counts.write_text("gene_id\tA\tB\tC\tD\ng1\t1\t2\t3\t4\ng2\t5\t6\t7\t8\n")
+    sheet = tmp_path / "samples.yaml"
+    sheet.write_text(
+        "A: {cond: ctl, batch: 1}\nB: {cond: ctl, batch: 2}\n"
+        "C: {cond: trt, batch: 1}\nD: {cond: trt, batch: 2}\n"
+    )
+    result = check_inputs(counts, sheet, "~ batch + cond")
+    warnings = [c for c in result.checks if c.status == "warning"]
+    assert any("'batch'" in c.detail and "continuous covariate" in c.detail for c in warnings)
