@@ -27,7 +27,7 @@ def wald_test(
     with np.errstate(divide="ignore", invalid="ignore"):
         if alt_hypothesis == "greaterAbs":
             z = (np.abs(lfc) - t) / se
-            stat = np.sign(lfc) * np.maximum(z, 0) if t > 0 else lfc / se
+            stat = np.sign(lfc) * np.maximum(z, 0)
             pvalue = np.minimum(1.0, 2.0 * norm.sf(z))
         elif alt_hypothesis == "lessAbs":
             if t == 0:
