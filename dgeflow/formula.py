@@ -241,12 +241,13 @@ def design_matrix(
     if not blocks:
         raise FormulaError(f"design formula {formula.text!r} has no columns ('~ 0' alone)")
     matrix = np.column_stack(blocks)
-    columns = [_clean_name(c) for c in columns]
+    columns = [clean_name(c) for c in columns]
     refs = {var: lv[0] for var, lv in levels.items()}
     return DesignMatrix(matrix, columns, formula, refs, levels)
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
+    """A coefficient name as DESeq2 shows it (R's make.names: other characters become '.')."""
     # DESeq2 passes names through make.names: anything not alphanumeric, '_' or '.' becomes '.'
     return re.sub(r"[^A-Za-z0-9_.]", ".", name)
 

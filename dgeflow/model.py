@@ -20,7 +20,14 @@ from dgeflow.dispersion import (
     estimate_map_dispersions,
     fit_dispersion_trend,
 )
-from dgeflow.formula import DesignMatrix, FormulaError, check_design, design_matrix, parse_formula
+from dgeflow.formula import (
+    DesignMatrix,
+    FormulaError,
+    check_design,
+    clean_name,
+    design_matrix,
+    parse_formula,
+)
 from dgeflow.glm import GLMFit, fit_nb_glm
 from dgeflow.hypothesis import lrt_test, wald_test
 from dgeflow.nb import nb_deviance
@@ -190,7 +197,10 @@ class DESeqFit:
             # treatment coding has none (it is the baseline)
             vec = np.zeros(p)
             for lv, sign in ((level, 1.0), (reference, -1.0)):
-                candidates = (f"{factor}_{lv}_vs_{levels[0]}", f"{factor}{lv}")
+                candidates = (
+                    clean_name(f"{factor}_{lv}_vs_{levels[0]}"),
+                    clean_name(f"{factor}{lv}"),
+                )
                 column = next((c for c in candidates if c in names), None)
                 if column is not None:
                     vec[names.index(column)] += sign

@@ -232,3 +232,17 @@ def test_user_size_factors_and_control_genes(toy):
     np.testing.assert_allclose(by_ctrl, expected)
     with pytest.raises(ValueError, match="one positive number per sample"):
         dgeflow.fit(counts, samples, "~ condition", size_factors=np.ones(3))
+
+
+def test_levels_with_spaces_and_dashes(toy):
+    counts, samples = toy
+    odd = samples.assign(
+        condition=samples["condition"].map({"ctrl": "no drug", "trtA": "drug-A", "trtB": "drug B"})
+    )
+    fit = dgeflow.fit(counts, odd, "~ condition", reference_levels={"condition": "no drug"})
+    assert "condition_drug.A_vs_no.drug" in fit.result_names
+    res = fit.results(("condition", "drug-A", "no drug"))
+    plain = dgeflow.fit(counts, samples, "~ condition", reference_levels={"condition": "ctrl"})
+    np.testing.assert_allclose(
+        res["log2FoldChange"], plain.results(("condition", "trtA", "ctrl"))["log2FoldChange"]
+    )
