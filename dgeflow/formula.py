@@ -241,7 +241,17 @@ def design_matrix(
     if not blocks:
         raise FormulaError(f"design formula {formula.text!r} has no columns ('~ 0' alone)")
     matrix = np.column_stack(blocks)
-    columns = [clean_name(c) for c in columns]
+    cleaned = [clean_name(c) for c in columns]
+    if len(set(cleaned)) < len(cleaned):
+        clashes = sorted(
+            {raw for raw, c in zip(columns, cleaned, strict=True) if cleaned.count(c) > 1}
+        )
+        raise FormulaError(
+            f"design {formula.text!r}: coefficients {', '.join(map(repr, clashes))} get the same "
+            "name once spaces and punctuation become '.'; rename the levels so they differ in "
+            "letters or digits"
+        )
+    columns = cleaned
     refs = {var: lv[0] for var, lv in levels.items()}
     return DesignMatrix(matrix, columns, formula, refs, levels)
 

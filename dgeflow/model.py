@@ -516,6 +516,7 @@ def _estimate_dispersions(y, sf_mat, x, base_mean, fit_type, trend=None, prior=N
     mapd = estimate_map_dispersions(
         y, gene.mu, x, gene.disp_gene_est, disp_fit, var_log, prior_var
     )
+    gene.mu = None  # a genes x samples array no later step needs
     return gene, trend, disp_fit, (var_log, prior_var), mapd
 
 

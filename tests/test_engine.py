@@ -246,3 +246,12 @@ def test_levels_with_spaces_and_dashes(toy):
     np.testing.assert_allclose(
         res["log2FoldChange"], plain.results(("condition", "trtA", "ctrl"))["log2FoldChange"]
     )
+
+
+def test_level_names_that_clash_after_cleaning(toy):
+    _, samples = toy
+    clash = samples.assign(
+        condition=samples["condition"].map({"ctrl": "ctrl", "trtA": "drug A", "trtB": "drug-A"})
+    )
+    with pytest.raises(FormulaError, match="same name"):
+        design_matrix("~ condition", clash)
