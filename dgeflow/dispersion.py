@@ -1,21 +1,18 @@
-"""Dispersion estimation as DESeq2: gene-wise Cox-Reid MLE, trend, and MAP shrinkage.
+"""Dispersion estimation as DESeq2: gene-wise Cox-Reid MLE and MAP shrinkage towards the trend
+(the trend and the prior variance are in :mod:`dgeflow.trend`).
 
 All functions work on genes that are not all-zero; the caller removes those first.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
-from scipy.special import polygamma
 
 from dgeflow import threads
 from dgeflow.glm import fitted_means
 from dgeflow.nb import CrossProducts, DispersionPosterior, log_posterior
-from dgeflow.rrandom import RStream
 
 MIN_DISP = 1e-8
 KAPPA_0 = 1.0
@@ -256,93 +253,6 @@ def estimate_genewise_dispersions(
     return GeneDispersions(est, res.iterations, mu)
 
 
-# ---------------------------------------------------------------- trend
-
-
-@dataclass
-class DispersionTrend:
-    """A fitted mean-dispersion trend (plain data, so a fit pickles)."""
-
-    fit_type: str
-    asympt_disp: float = np.nan
-    extra_pois: float = np.nan
-    mean_disp: float = np.nan
-    log_mean_grid: np.ndarray | None = None
-    log_disp_grid: np.ndarray | None = None
-    min_disp: float = MIN_DISP
-
-    def __call__(self, means: np.ndarray) -> np.ndarray:
-        means = np.asarray(means, dtype=float)
-        if self.fit_type == "parametric":
-            return self.asympt_disp + self.extra_pois / means
-        if self.fit_type == "mean":
-            return np.full(means.shape, self.mean_disp)
-        if self.log_mean_grid is None:
-            return np.full(means.shape, self.min_disp)
-        return np.exp(np.interp(np.log(means), self.log_mean_grid, self.log_disp_grid))
-
-
-class TrendFitError(RuntimeError):
-    pass
-
-
-def fit_parametric_trend(means: np.ndarray, disps: np.ndarray) -> tuple[float, float]:
-    """Gamma-family GLM (identity link) of ``disp ~ a + b / mean``, iteratively dropping genes
-    whose ratio to the current trend leaves (1e-4, 15), as DESeq2's parametricDispersionFit."""
-    coefs = np.array([0.1, 1.0])
-    for _ in range(11):
-        residuals = disps / (coefs[0] + coefs[1] / means)
-        good = (residuals > 1e-4) & (residuals < 15)
-        exog = np.column_stack([np.ones(good.sum()), 1.0 / means[good]])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = sm.GLM(
-                disps[good],
-                exog,
-                family=sm.families.Gamma(link=sm.families.links.Identity()),
-            )
-            try:
-                result = model.fit(start_params=coefs, tol=1e-8, maxiter=100)
-            except (ValueError, np.linalg.LinAlgError) as err:
-                raise TrendFitError(str(err)) from err
-        old = coefs
-        coefs = np.asarray(result.params)
-        if not (coefs > 0).all():
-            raise TrendFitError("parametric dispersion fit failed: a coefficient is not positive")
-        converged = bool(getattr(result, "converged", True))
-        if np.sum(np.log(coefs / old) ** 2) < 1e-6 and converged:
-            return float(coefs[0]), float(coefs[1])
-    raise TrendFitError("parametric dispersion fit did not converge in 10 rounds")
-
-
-def fit_local_trend(
-    means: np.ndarray, disps: np.ndarray, min_disp: float = MIN_DISP
-) -> DispersionTrend:
-    """Local quadratic regression of log dispersion on log mean, weighted by the mean.
-
-    DESeq2 uses locfit (nearest-neighbour fraction 0.7, degree 2, tricube kernel); this is the
-    same local model evaluated on a grid and interpolated, not locfit's own vertex scheme, so
-    values differ slightly from R's.
-    """
-    use = disps >= min_disp * 10
-    if not use.any():
-        return DispersionTrend("local", min_disp=min_disp)
-    lx, ly, wt = np.log(means[use]), np.log(disps[use]), means[use]
-    grid = np.linspace(lx.min(), lx.max(), 200)
-    k = max(3, int(np.ceil(0.7 * lx.size)))
-    fitted = np.empty(grid.size)
-    for i, g0 in enumerate(grid):
-        d = np.abs(lx - g0)
-        h = np.partition(d, k - 1)[k - 1] if k <= d.size else d.max()
-        h = max(h, 1e-12)
-        kern = np.clip(1 - (d / h) ** 3, 0, None) ** 3 * wt
-        design = np.column_stack([np.ones_like(lx), lx - g0, (lx - g0) ** 2])
-        sw = np.sqrt(kern)
-        coef, *_ = np.linalg.lstsq(design * sw[:, None], ly * sw, rcond=None)
-        fitted[i] = coef[0]
-    return DispersionTrend("local", log_mean_grid=grid, log_disp_grid=fitted, min_disp=min_disp)
-
-
 def trimmed_mean(x: np.ndarray, trim: float, axis: int = -1) -> np.ndarray:
     """R's ``mean(x, trim=)``: drop ``floor(n * trim)`` values from each end."""
     x = np.sort(x, axis=axis)
@@ -351,154 +261,6 @@ def trimmed_mean(x: np.ndarray, trim: float, axis: int = -1) -> np.ndarray:
     if trim >= 0.5:
         return np.median(x, axis=axis)
     return np.take(x, np.arange(lo, n - lo), axis=axis).mean(axis=axis)
-
-
-def fit_dispersion_trend(
-    base_mean: np.ndarray,
-    disp_gene_est: np.ndarray,
-    fit_type: str = "parametric",
-    min_disp: float = MIN_DISP,
-) -> DispersionTrend:
-    """Fit the mean-dispersion trend on genes whose gene-wise estimate exceeds ``100 * minDisp``.
-
-    ``fit_type`` is ``parametric`` (falling back to ``local`` when the fit fails, as DESeq2),
-    ``local`` or ``mean``.
-    """
-    use = disp_gene_est > 100 * min_disp
-    if not use.any():
-        raise TrendFitError(
-            "all gene-wise dispersion estimates are within 2 orders of magnitude of the minimum "
-            "(1e-8): the data look Poisson; the trend cannot be fitted"
-        )
-    means, disps = base_mean[use], disp_gene_est[use]
-    if fit_type == "parametric":
-        try:
-            a, b = fit_parametric_trend(means, disps)
-            return DispersionTrend("parametric", asympt_disp=a, extra_pois=b)
-        except TrendFitError as err:
-            warnings.warn(
-                f"parametric dispersion trend failed ({err}); using a local regression fit",
-                stacklevel=2,
-            )
-            fit_type = "local"
-    if fit_type == "local":
-        return fit_local_trend(base_mean, disp_gene_est, min_disp)
-    if fit_type == "mean":
-        mean_disp = float(trimmed_mean(disps, 0.001))
-        return DispersionTrend("mean", mean_disp=mean_disp)
-    raise ValueError(f"fit_type must be parametric, local or mean, got {fit_type!r}")
-
-
-def mad(x: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(x - np.median(x))))
-
-
-def dispersion_prior_variance(
-    disp_gene_est: np.ndarray,
-    disp_fit: np.ndarray,
-    n_samples: int,
-    n_coefs: int,
-    min_disp: float = MIN_DISP,
-    seed: int = 2,
-) -> tuple[float, float]:
-    """Variance of the log-normal prior: residual variance minus expected sampling variance.
-
-    Returns ``(var_log_disp_ests, prior_var)``. With 1 to 3 residual degrees of freedom the
-    sampling distribution is too skewed for the subtraction; DESeq2 then matches the residual
-    histogram by simulation, reproduced here with R's random stream.
-    """
-    above = disp_gene_est >= min_disp * 100
-    resid = np.log(disp_gene_est[above]) - np.log(disp_fit[above])
-    var_log = mad(resid) ** 2
-    m, p = n_samples, n_coefs
-    df = m - p
-    if 0 < df <= 3:
-        return var_log, _simulated_prior_variance(resid, df, seed)
-    if df > 0:
-        return var_log, max(var_log - float(polygamma(1, df / 2)), 0.25)
-    return var_log, var_log
-
-
-def _right_closed_density(values: np.ndarray, breaks: np.ndarray) -> np.ndarray:
-    """Histogram density with R's ``hist()`` convention: bins (a, b], the first [a, b]."""
-    idx = np.searchsorted(breaks, values, side="left") - 1
-    idx[values == breaks[0]] = 0
-    counts = np.bincount(idx, minlength=breaks.size - 1)[: breaks.size - 1]
-    return counts / (values.size * np.diff(breaks))
-
-
-def _simulated_prior_variance(resid: np.ndarray, df: int, seed: int) -> float:
-    """DESeq2's Monte-Carlo match of the log-dispersion residual histogram, drawn from R's own
-    random stream after ``set.seed(seed)`` so the estimate equals DESeq2's."""
-    stream = RStream(seed)
-    brks = np.arange(-20, 21) / 2
-    obs = resid[(resid > brks[0]) & (resid < brks[-1])]
-    obs_density = _right_closed_density(obs, brks)
-    grid = np.linspace(0, 8, 200)
-    kl = np.empty(grid.size)
-    for i, v in enumerate(grid):
-        rand = (
-            np.log(stream.chisq(10_000, df)) + stream.normals(10_000, 0, np.sqrt(v)) - np.log(df)
-        )
-        rand = rand[(rand > brks[0]) & (rand < brks[-1])]
-        rand_density = _right_closed_density(rand, brks)
-        z = np.concatenate([obs_density, rand_density])
-        small = z[z > 0].min()
-        kl[i] = np.sum(obs_density * (np.log(obs_density + small) - np.log(rand_density + small)))
-    fine = np.linspace(0, 8, 1000)
-    smooth = _loess_quadratic(grid, kl, fine, span=0.2)
-    return max(float(fine[np.argmin(smooth)]), 0.25)
-
-
-def _local_quadratic(x, y, at, span):
-    """Value and slope at ``at`` of the tricube-weighted local quadratic fit on the
-    ``floor(span * n)`` nearest points (R's loess local fit, degree 2)."""
-    n = x.size
-    k = int(np.floor(span * n))
-    d = np.abs(x - at)
-    h = np.partition(d, k - 1)[k - 1]
-    wts = np.clip(1 - (d / h) ** 3, 0, None) ** 3
-    design = np.column_stack([np.ones(n), x - at, (x - at) ** 2])
-    sw = np.sqrt(wts)
-    coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
-    return coef[0], coef[1]
-
-
-def _loess_quadratic(x, y, at, span):
-    """R's ``loess(y ~ x, span)`` in one dimension with its default ``surface="interpolate"``:
-    local fits at the vertices of a k-d tree (cells of at most ``floor(n * span * 0.2)`` points,
-    split at the lower median), cubic Hermite interpolation between vertices."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    n = xs.size
-    cell_max = int(np.floor(n * span * 0.2))
-    margin = 0.005 * max(xs[-1] - xs[0], 1e-10 * max(abs(xs[0]), abs(xs[-1])) + 1e-30)
-    vertices = {xs[0] - margin, xs[-1] + margin}
-    stack = [(0, n - 1, xs[0] - margin, xs[-1] + margin)]
-    while stack:
-        lo, hi, left, right = stack.pop()
-        if hi - lo + 1 <= cell_max:
-            continue
-        m = (lo + hi + 2) // 2 - 1  # Fortran's (l + u) / 2 on 1-based indices
-        while m + 1 <= hi and xs[m] == xs[m + 1]:  # ties go with the upper cell
-            m += 1
-        cut = xs[m]
-        if cut in (left, right) or m >= hi:
-            continue
-        vertices.add(cut)
-        stack.append((lo, m, left, cut))
-        stack.append((m + 1, hi, cut, right))
-    vert = np.array(sorted(vertices))
-    fits = np.array([_local_quadratic(xs, y[order], v, span) for v in vert])
-    idx = np.clip(np.searchsorted(vert, at, side="left") - 1, 0, vert.size - 2)
-    x0, x1 = vert[idx], vert[idx + 1]
-    width = x1 - x0
-    u = (at - x0) / width
-    return (
-        (1 - u) ** 2 * (1 + 2 * u) * fits[idx, 0]
-        + u**2 * (3 - 2 * u) * fits[idx + 1, 0]
-        + (u * (1 - u) ** 2 * fits[idx, 1] - u**2 * (1 - u) * fits[idx + 1, 1]) * width
-    )
 
 
 @dataclass

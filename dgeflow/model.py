@@ -13,13 +13,7 @@ import pandas as pd
 
 from dgeflow import cooks as cooks_mod
 from dgeflow import filtering
-from dgeflow.dispersion import (
-    DispersionTrend,
-    dispersion_prior_variance,
-    estimate_genewise_dispersions,
-    estimate_map_dispersions,
-    fit_dispersion_trend,
-)
+from dgeflow.dispersion import estimate_genewise_dispersions, estimate_map_dispersions
 from dgeflow.formula import (
     DesignMatrix,
     FormulaError,
@@ -33,6 +27,7 @@ from dgeflow.hypothesis import lrt_test, wald_test
 from dgeflow.nb import nb_deviance
 from dgeflow.size_factors import size_factors as estimate_size_factors
 from dgeflow.threads import chunk_slices
+from dgeflow.trend import DispersionTrend, dispersion_prior_variance, fit_dispersion_trend
 from dgeflow.vst import vst_from_trend
 
 LOG2 = np.log(2.0)

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from dgeflow.validate import contrast_name
+
 TEMPLATE_NAME = "report.html.j2"
 TOP_GENES = 20
 VERSION_PACKAGES = (
@@ -203,14 +205,6 @@ def _versions() -> list[tuple[str, str]]:
             versions.append((package, "not installed"))
     versions.append(("platform", platform.platform()))
     return versions
-
-
-def contrast_name(contrast: dict) -> str:
-    """A contrast's file name: its ``name`` or ``{factor}_{level}_vs_{reference}``."""
-    name = contrast.get("name")
-    if name:
-        return str(name)
-    return f"{contrast['factor']}_{contrast['level']}_vs_{contrast['reference']}"
 
 
 def _nested(config: dict, *keys: str, default: Any = None) -> Any:
