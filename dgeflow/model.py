@@ -168,11 +168,7 @@ class DESeqFit:
             vec = np.zeros(p)
             vec[names.index(contrast)] = 1.0
             return vec, contrast
-        if (
-            isinstance(contrast, tuple | list)
-            and len(contrast) == 3
-            and all(isinstance(c, str) for c in contrast)
-        ):
+        if _is_level_contrast(contrast):
             factor, level, reference = contrast
             levels = self.design.levels.get(factor)
             if levels is None:
@@ -288,11 +284,7 @@ class DESeqFit:
                 raise ValueError("test='lrt' needs a reduced formula, e.g. reduced='~ 1'")
             rfit, df = self._reduced_fit(reduced)
             stat, pvalue = lrt_test(g.glm.deviance, rfit.deviance, df)
-        if (
-            isinstance(contrast, tuple | list)
-            and len(contrast) == 3
-            and isinstance(contrast[0], str)
-        ):
+        if _is_level_contrast(contrast):
             zero = self._contrast_all_zero(contrast)
             lfc = np.where(zero, 0.0, lfc)
             if test == "wald":
@@ -324,7 +316,14 @@ class DESeqFit:
         if shrink:
             from dgeflow.shrink import shrink_lfc
 
-            s_lfc, s_se = shrink_lfc(self, vec, shrink)
+            target, target_vec = self, vec
+            if np.count_nonzero(vec) > 1 and _is_level_contrast(contrast):
+                # a prior shrinks one coefficient: refit with the contrast's reference as the
+                # factor's baseline, which makes "level vs reference" a single coefficient (the
+                # same model, reparametrized; what DESeq2 users do with relevel())
+                target = self._releveled(contrast[0], contrast[2])
+                target_vec, _ = target.contrast_vector(contrast)
+            s_lfc, s_se = shrink_lfc(target, target_vec, shrink)
             res["log2FoldChange_shrunk"] = self._full(s_lfc)
             res["lfcSE_shrunk"] = self._full(s_se)
         res.attrs.update(
@@ -335,6 +334,22 @@ class DESeqFit:
             test=test,
         )
         return res
+
+    def _releveled(self, factor: str, reference: str) -> DESeqFit:
+        cache = self.__dict__.setdefault("_releveled_fits", {})
+        if (factor, reference) not in cache:
+            cache[(factor, reference)] = fit(
+                self.counts,
+                self.samples,
+                self.design.formula.text,
+                reference_levels={**self.design.reference_levels, factor: reference},
+                size_factors=pd.Series(self._sf, index=self.counts.columns),
+                fit_type=self.options["fit_type"],
+                test=self.options["test"],
+                reduced=self.options["reduced"],
+                min_replicates_for_replace=self.options["min_replicates_for_replace"],
+            )
+        return cache[(factor, reference)]
 
     def _contrast_all_zero(self, contrast) -> np.ndarray:
         factor, level, reference = contrast
@@ -383,6 +398,14 @@ class DESeqFit:
         """Pickle the fit (for the workflow's one-fit, many-contrasts jobs)."""
         with open(path, "wb") as fh:
             pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _is_level_contrast(contrast: Any) -> bool:
+    return (
+        isinstance(contrast, tuple | list)
+        and len(contrast) == 3
+        and all(isinstance(c, str) for c in contrast)
+    )
 
 
 def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLMFit:

@@ -83,8 +83,20 @@ def test_prior_variance_recovers_spread():
     assert shrink.prior_variance(est, se) == pytest.approx(0.49, rel=0.05)
 
 
-def test_shrink_rejects_multi_coefficient_contrast(shared_data):
+def test_shrink_rejects_multi_coefficient_numeric_contrast(shared_data):
     counts, meta = synthetic_case(shared_data, "multi_factor")
     fit = dgeflow.fit(counts, meta, "~ group + condition")
     with pytest.raises(ValueError, match="single coefficient"):
         fit.results([0.0, 1.0, -1.0], shrink="apeglm")
+
+
+def test_shrinking_a_non_reference_contrast_refits_with_that_reference(shared_data):
+    counts, meta = synthetic_case(shared_data, "multi_factor", outliers=True)  # levels A, B, C
+    fit = dgeflow.fit(counts, meta, "~ group + condition")
+    res = fit.results(("condition", "B", "C"), shrink="apeglm")
+    direct = dgeflow.fit(
+        counts, meta, "~ group + condition", reference_levels={"condition": "C"}
+    ).results(("condition", "B", "C"), shrink="apeglm")
+    np.testing.assert_allclose(res["log2FoldChange_shrunk"], direct["log2FoldChange_shrunk"])
+    # the MLE is the same model up to the ridge and IRLS tolerance
+    np.testing.assert_allclose(res["log2FoldChange"], direct["log2FoldChange"], atol=1e-3)
