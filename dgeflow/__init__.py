@@ -8,7 +8,7 @@ The statistics follow DESeq2 (Love, Huber & Anders 2014); the main entry point i
 """
 
 from dgeflow.formula import FormulaError, design_matrix, parse_formula
-from dgeflow.model import DESeqFit, fit, load_fit, vst
+from dgeflow.model import DESeqFit, fit, load_fit, rlog, vst
 from dgeflow.size_factors import size_factors
 
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ __all__ = [
     "fit",
     "load_fit",
     "parse_formula",
+    "rlog",
     "size_factors",
     "vst",
     "__version__",

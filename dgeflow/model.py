@@ -25,6 +25,7 @@ from dgeflow.formula import (
 from dgeflow.glm import GLMFit, fit_nb_glm
 from dgeflow.hypothesis import lrt_test, wald_test
 from dgeflow.nb import nb_deviance
+from dgeflow.rlog import rlog_from_trend
 from dgeflow.size_factors import size_factors as estimate_size_factors
 from dgeflow.threads import chunk_slices
 from dgeflow.trend import DispersionTrend, dispersion_prior_variance, fit_dispersion_trend
@@ -393,6 +394,16 @@ class DESeqFit:
             return vst(self.counts, fit_type=self.trend.fit_type, size_factors=self._sf)
         return vst_from_trend(self.counts, self._sf, self.trend)
 
+    def rlog(self, blind: bool = True) -> pd.DataFrame:
+        """Regularized log transformation (DESeq2's ``rlog``), log2 scale.
+
+        ``blind=True`` refits the dispersion trend with the design ``~ 1``; ``blind=False``
+        uses this fit's trend. Slower than :meth:`vst`: a GLM with one coefficient per sample.
+        """
+        if blind:
+            return rlog(self.counts, fit_type=self.trend.fit_type, size_factors=self._sf)
+        return rlog_from_trend(self.counts, self._sf, self.trend)[0]
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """Pickle the fit (for the workflow's one-fit, many-contrasts jobs)."""
@@ -661,6 +672,14 @@ def fit(
     )
 
 
+def _blind_trend(counts: pd.DataFrame, fit_type: str, size_factors) -> tuple[np.ndarray, object]:
+    y_all = _as_count_matrix(counts)
+    sf = estimate_size_factors(y_all) if size_factors is None else np.asarray(size_factors, float)
+    y = y_all[y_all.sum(axis=1) > 0]
+    gene = estimate_genewise_dispersions(y, np.broadcast_to(sf, y.shape), np.ones((y.shape[1], 1)))
+    return sf, fit_dispersion_trend((y / sf).mean(axis=1), gene.disp_gene_est, fit_type)
+
+
 def vst(
     counts: pd.DataFrame,
     fit_type: str = "parametric",
@@ -672,12 +691,16 @@ def vst(
     (DESeq2's ``varianceStabilizingTransformation(blind=TRUE)``; DESeq2's faster ``vst()``
     fits it on a random 1,000-gene subset instead).
     """
-    y_all = _as_count_matrix(counts)
-    sf = estimate_size_factors(y_all) if size_factors is None else np.asarray(size_factors, float)
-    genes = np.flatnonzero(y_all.sum(axis=1) > 0)
-    y = y_all[genes]
-    x = np.ones((y.shape[1], 1))
-    base_mean = (y / sf).mean(axis=1)
-    gene = estimate_genewise_dispersions(y, np.broadcast_to(sf, y.shape), x)
-    trend = fit_dispersion_trend(base_mean, gene.disp_gene_est, fit_type)
+    sf, trend = _blind_trend(counts, fit_type, size_factors)
     return vst_from_trend(counts, sf, trend)
+
+
+def rlog(
+    counts: pd.DataFrame,
+    fit_type: str = "parametric",
+    size_factors: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Blind regularized log transformation of a count matrix (DESeq2's ``rlog(blind=TRUE)``),
+    log2 scale; all-zero genes are 0."""
+    sf, trend = _blind_trend(counts, fit_type, size_factors)
+    return rlog_from_trend(counts, sf, trend)[0]

@@ -255,3 +255,21 @@ def test_level_names_that_clash_after_cleaning(toy):
     )
     with pytest.raises(FormulaError, match="same name"):
         design_matrix("~ condition", clash)
+
+
+def test_weighted_upper_quantile_variance_equal_weights():
+    from scipy.stats import norm
+
+    from dgeflow.rlog import weighted_upper_quantile_variance
+
+    x = np.random.default_rng(1).normal(0, 2, 1001)
+    expected = (np.quantile(np.abs(x), 0.95) / norm.ppf(0.975)) ** 2
+    assert weighted_upper_quantile_variance(x, np.full(x.size, 3.0)) == pytest.approx(expected)
+    assert expected == pytest.approx(4.0, rel=0.15)
+
+
+def test_rlog_of_all_zero_gene_is_zero(toy):
+    counts, _ = toy
+    r = dgeflow.rlog(counts)
+    assert (r.loc["g0"] == 0).all()
+    assert np.isfinite(r.to_numpy()).all()

@@ -119,3 +119,10 @@ def test_vst_blind(mov10):
     ours = fit.vst(blind=True)
     ref = _ref(ref_dir / "deseq2_vst_full_blind.csv.gz").loc[ours.index, ours.columns]
     assert np.abs(ours.to_numpy() - ref.to_numpy()).max() < 0.01
+
+
+def test_rlog_blind(mov10):
+    fit, ref_dir = mov10
+    ours = fit.rlog(blind=True)
+    ref = _ref(ref_dir / "deseq2_rlog_blind.csv.gz").loc[ours.index, ours.columns]
+    assert np.abs(ours.to_numpy() - ref.to_numpy()).max() < 1e-3
