@@ -85,7 +85,8 @@ METHODS_NOTES = [
     "Tests: negative binomial GLM; Wald tests of contrasts (or likelihood-ratio tests against a "
     "reduced design); Cook's distance outlier handling; independent filtering on the mean count "
     "maximizing discoveries at the chosen alpha; Benjamini-Hochberg adjustment.",
-    "Sample QC: the blind variance-stabilizing transformation (DESeq2 vst, blind = TRUE); PCA on "
+    "Sample QC: the blind variance-stabilizing transformation (DESeq2 vst, blind = TRUE) or the "
+    "blind rlog, as set by qc.transform; PCA on "
     "the most variable genes (genes centred, not scaled, as plotPCA); one-way ANOVA (categorical) "
     "or linear regression (numeric) of each PC on each factor; Pearson correlation between "
     "samples with average-linkage clustering on 1 - r.",

@@ -11,7 +11,7 @@ log_to_file(snakemake.log[0])
 
 options = snakemake.params.qc
 out = snakemake.output
-vst = read_table(snakemake.input.vst)
+vst = read_table(snakemake.input.transformed)
 samples = read_table(snakemake.input.samples).loc[vst.columns]
 factors = options["factors"] if options["factors"] is not None else list(samples.columns)
 

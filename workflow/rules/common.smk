@@ -24,6 +24,7 @@ METHODS = [
 ]
 SKIPPED_METHODS = [m for m in config["normalization"]["methods"] if m not in METHODS]
 CONTRASTS = {contrast_name(c): c for c in config["contrasts"]}
+TRANSFORM = config["qc"]["transform"]
 
 
 # Cheap summary steps run in the snakemake process itself, not as cluster jobs.
@@ -119,7 +120,7 @@ def all_outputs():
         *expand(out("normalized/{method}.tsv"), method=METHODS),
         out("normalized/sample_totals.tsv"),
         out("normalized/methods.tsv"),
-        out("qc/vst.tsv"),
+        out(f"qc/{TRANSFORM}.tsv"),
         *expand(out("qc/{table}.tsv"), table=QC_TABLES),
         *expand(out("qc/plots/{plot}.png"), plot=QC_PLOTS),
         out("qc/gene_filter.tsv"),

@@ -1,27 +1,28 @@
-rule qc_vst:
+rule qc_transform:
     input:
         counts=validated("counts"),
     output:
-        out("qc/vst.tsv"),
+        out(f"qc/{TRANSFORM}.tsv"),
     log:
-        log_path("qc_vst"),
+        log_path("qc_transform"),
     benchmark:
-        benchmark_path("qc_vst")
+        benchmark_path("qc_transform")
     conda:
         "../../envs/qc.yaml"
     threads: 2
     resources:
         mem_mb=mem_mb_scaled(1000, 15),
     params:
+        transform=TRANSFORM,
         fit_type=config["de"]["fit_type"],
         size_factors=config["de"]["size_factors"],
     script:
-        "../../scripts/qc_vst.py"
+        "../../scripts/qc_transform.py"
 
 
 rule sample_qc:
     input:
-        vst=out("qc/vst.tsv"),
+        transformed=out(f"qc/{TRANSFORM}.tsv"),
         samples=validated("samples"),
     output:
         **{table: out(f"qc/{table}.tsv") for table in QC_TABLES},
