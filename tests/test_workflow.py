@@ -55,7 +55,7 @@ def write_config(path: Path, config: dict) -> Path:
 def contract_outputs(
     outdir: Path, contrasts: list[str], methods: list[str], transform: str = "vst"
 ) -> list[Path]:
-    """Every output file of the contract (CONTRACTS.md) for a run."""
+    """Every output file of the documented output tree (README "Outputs") for a run."""
     files = ["validation/counts.tsv", "validation/samples.tsv", "validation/summary.tsv"]
     files += [f"normalized/{m}.tsv" for m in methods]
     files += ["normalized/sample_totals.tsv", "normalized/methods.tsv", f"qc/{transform}.tsv"]
