@@ -345,19 +345,3 @@ def log_posterior(
     prior_mean = np.broadcast_to(prior_mean, log_alpha.shape)
     post = DispersionPosterior(y, mu, cp, prior_mean, prior_var, use_prior, use_cr)
     return post.value(None, log_alpha)
-
-
-def dlog_posterior(
-    log_alpha: np.ndarray,
-    y: np.ndarray,
-    mu: np.ndarray,
-    cp: CrossProducts,
-    prior_mean: np.ndarray,
-    prior_var: float,
-    use_prior: bool,
-    use_cr: bool = True,
-) -> np.ndarray:
-    """Derivative of :func:`log_posterior` with respect to log alpha."""
-    prior_mean = np.broadcast_to(prior_mean, log_alpha.shape)
-    post = DispersionPosterior(y, mu, cp, prior_mean, prior_var, use_prior, use_cr)
-    return post.gradient(None, log_alpha)
