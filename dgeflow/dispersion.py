@@ -36,8 +36,12 @@ def rough_dispersion(normed: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.maximum(est, 0.0)
 
 
-def moments_dispersion(normed: np.ndarray, nf: np.ndarray) -> np.ndarray:
-    xim = np.mean(1.0 / nf, axis=1) if nf.ndim == 2 else np.mean(1.0 / nf)
+def moments_dispersion(normed: np.ndarray, xim: float) -> np.ndarray:
+    """Method-of-moments dispersion ``(var - xim * mean) / mean^2`` of normalized counts.
+
+    ``xim`` is DESeq2's ``mean(1 / colMeans(normalizationFactors))``, or ``mean(1 / sizeFactors)``:
+    one number for all genes.
+    """
     bm = normed.mean(axis=1)
     bv = normed.var(axis=1, ddof=1)
     return (bv - xim * bm) / bm**2
@@ -224,11 +228,18 @@ def estimate_genewise_dispersions(
     alpha_init = np.empty(y.shape[0])
     mu = np.empty(y.shape) if groups else None
 
+    # per-gene normalization factors enter through their column means, as DESeq2
+    xim = (
+        float(np.mean(1.0 / sf[0]))
+        if sf.strides[0] == 0
+        else float(np.mean(1.0 / sf.mean(axis=0)))
+    )
+
     def start_values(rows: slice) -> None:
         # block-wise, so that normalized counts and their moments never exist for all genes
         normed = y[rows] / sf[rows]
         rough = rough_dispersion(normed, x)
-        moments = moments_dispersion(normed, sf[rows])
+        moments = moments_dispersion(normed, xim)
         init = np.clip(np.minimum(rough, moments), min_disp, max_disp)
         alpha_init[rows] = np.where(np.isfinite(init), init, min_disp)
         if groups:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.nonparametric.smoothers_lowess import lowess
+
+from dgeflow.lowess import lowess
 
 
 def bh_adjust(pvalues: np.ndarray) -> np.ndarray:
@@ -60,8 +61,9 @@ def independent_filtering(
     if num_rej.max() <= 10:
         j = 0
     else:
-        delta = 0.01 * (theta.max() - theta.min())
-        fitted = lowess(num_rej, theta, frac=1 / 5, it=3, delta=delta, return_sorted=False)
+        # R's lowess (DESeq2 calls lowess(numRej ~ theta, f = 1/5)); theta is increasing, so
+        # the sorted order is the original one
+        _, fitted = lowess(theta, num_rej.astype(float), f=1 / 5)
         if np.all(num_rej == 0):
             residual = np.array([0.0])
         else:

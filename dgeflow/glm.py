@@ -35,10 +35,22 @@ class GLMFit:
     deviance: np.ndarray  # (genes,)
     iterations: np.ndarray  # (genes,)
     converged: np.ndarray  # (genes,) bool
+    # IRLS stopped on a coefficient beyond +-30 (DESeq2 then restarts its optimizer refit from
+    # the least-squares start, not from the IRLS estimate)
+    too_large: np.ndarray | None = None  # (genes,) bool
 
     @staticmethod
     def fields() -> tuple[str, ...]:
-        return ("beta", "sigma", "mu", "hat_diagonals", "deviance", "iterations", "converged")
+        return (
+            "beta",
+            "sigma",
+            "mu",
+            "hat_diagonals",
+            "deviance",
+            "iterations",
+            "converged",
+            "too_large",
+        )
 
 
 def initial_beta(y: np.ndarray, x: np.ndarray, nf: np.ndarray) -> np.ndarray:
@@ -64,6 +76,7 @@ def fit_nb_glm(
     maxit: int = 100,
     minmu: float = 0.5,
     use_optim: bool = True,
+    with_hat: bool = True,
 ) -> GLMFit:
     """Fit ``log(mu) = log(nf) + x @ beta`` for every gene at once.
 
@@ -87,6 +100,9 @@ def fit_nb_glm(
         Lower bound for fitted means (weights contain ``1/mu``).
     use_optim
         Refit genes whose IRLS did not converge by direct optimization (L-BFGS-B), as DESeq2.
+    with_hat
+        Compute the hat-matrix diagonals (leverages, for Cook's distances); ``hat_diagonals``
+        is ``None`` without.
     """
     n_genes, m = y.shape
     p = x.shape[1]
@@ -102,19 +118,31 @@ def fit_nb_glm(
         beta=np.empty((n_genes, p)),
         sigma=np.empty((n_genes, p, p)),
         mu=np.empty((n_genes, m)),
-        hat_diagonals=np.empty((n_genes, m)),
+        hat_diagonals=np.empty((n_genes, m)) if with_hat else None,
         deviance=np.empty(n_genes),
         iterations=np.empty(n_genes, dtype=int),
         converged=np.empty(n_genes, dtype=bool),
+        too_large=np.empty(n_genes, dtype=bool),
     )
 
     def run(rows: slice) -> None:
         start = None if beta_init is None else beta_init[rows]
         block = _irls_block(
-            y[rows], x, nf[rows], alpha[rows], cp, ridge_mat, start, tol, maxit, minmu
+            y[rows],
+            x,
+            nf[rows],
+            alpha[rows],
+            cp,
+            ridge_mat,
+            start,
+            tol,
+            maxit,
+            minmu,
+            with_hat=with_hat,
         )
         for name in GLMFit.fields():
-            getattr(fit, name)[rows] = getattr(block, name)
+            if getattr(fit, name) is not None:
+                getattr(fit, name)[rows] = getattr(block, name)
 
     threads.map_chunks(run, threads.chunk_slices(n_genes, m))
     beta, sigma, converged = fit.beta, fit.sigma, fit.converged
@@ -136,38 +164,14 @@ def fitted_means(
     maxit: int = 100,
     minmu: float = 0.5,
 ) -> np.ndarray:
-    """Only the fitted means of :func:`fit_nb_glm` without optimizer refits (what the gene-wise
-    dispersion step needs), skipping covariances and leverages; (genes, samples)."""
-    n_genes, m = y.shape
-    p = x.shape[1]
-    cp = CrossProducts(x)
-    ridge_mat = np.diag(np.full(p, RIDGE_LOG2 / np.log(2) ** 2))
-    nf = np.broadcast_to(nf, y.shape)
-    alpha = np.asarray(alpha, dtype=float)
-    mu = np.empty((n_genes, m))
-
-    def run(rows: slice) -> None:
-        block = _irls_block(
-            y[rows],
-            x,
-            nf[rows],
-            alpha[rows],
-            cp,
-            ridge_mat,
-            None,
-            tol,
-            maxit,
-            minmu,
-            with_covariance=False,
-        )
-        mu[rows] = block.mu
-
-    threads.map_chunks(run, threads.chunk_slices(n_genes, m))
-    return mu
+    """Only the fitted means of :func:`fit_nb_glm` (what the gene-wise dispersion step needs),
+    skipping the leverages; genes IRLS cannot fit are refitted by the optimizer as in
+    DESeq2's ``fitNbinomGLMs``; (genes, samples)."""
+    return fit_nb_glm(y, x, nf, alpha, tol=tol, maxit=maxit, minmu=minmu, with_hat=False).mu
 
 
 def _irls_block(
-    y, x, nf, alpha, cp, ridge_mat, beta_init, tol, maxit, minmu, with_covariance=True
+    y, x, nf, alpha, cp, ridge_mat, beta_init, tol, maxit, minmu, with_hat=True
 ) -> GLMFit:
     """IRLS for one block of genes, all in lock-step (genes drop out as they converge)."""
     n_genes = y.shape[0]
@@ -180,6 +184,7 @@ def _irls_block(
     iterations = np.zeros(n_genes, dtype=int)
     converged = np.zeros(n_genes, dtype=bool)
     diverged = np.zeros(n_genes, dtype=bool)
+    too_large = np.zeros(n_genes, dtype=bool)
     dev_old = np.zeros(n_genes)
     active = np.arange(n_genes)
     for t in range(maxit):
@@ -206,6 +211,7 @@ def _irls_block(
         failed = big | np.isnan(conv_test)
         done = (t > 0) & (conv_test < tol) & ~failed
         diverged[active[failed]] = True
+        too_large[active[big]] = True
         converged[active[done]] = True
         dev_old[active] = dev_a
         active = active[~(done | failed)]
@@ -214,20 +220,20 @@ def _irls_block(
 
     # weights (covariance, leverage) use the bounded means, as DESeq2's C++ fit; the reported
     # means and deviance are recomputed from the coefficients without the bound, as its R side
-    sigma = hat = None
-    if with_covariance:
-        sigma, hat = _covariance_and_hat(x, cp, mu, alpha, ridge_mat)
+    sigma, hat = _covariance_and_hat(x, cp, mu, alpha, ridge_mat, with_hat)
     mu = nf * np.exp(beta @ x.T)
     dev = -2.0 * (ll_const + nb_loglik_mu_part(y, mu, alpha, log_alpha_sum_y))
-    return GLMFit(beta, sigma, mu, hat, dev, iterations, converged)
+    return GLMFit(beta, sigma, mu, hat, dev, iterations, converged, too_large)
 
 
-def _covariance_and_hat(x, cp, mu, alpha, ridge_mat):
+def _covariance_and_hat(x, cp, mu, alpha, ridge_mat, with_hat=True):
     w = mu / (1.0 + alpha[:, None] * mu)
     xtwx_flat = cp.gram_flat(w)
     inv_flat = cp.inverse_flat(xtwx_flat + ridge_mat[cp.iu])
     inv = cp.unflatten(inv_flat)
     sigma = inv @ cp.unflatten(xtwx_flat) @ inv
+    if not with_hat:
+        return sigma, None
     # hat diagonal h_j = w_j x_j' (X'WX + ridge)^-1 x_j
     hat = cp.quad_rows(inv_flat)
     hat *= w
@@ -235,40 +241,62 @@ def _covariance_and_hat(x, cp, mu, alpha, ridge_mat):
 
 
 def _refit_by_optimization(fit, y, x, nf, alpha, ridge, rows, minmu, cp, ridge_mat, maxit):
-    """Per-gene L-BFGS-B for the few genes IRLS could not fit (not a hot path)."""
+    """Per-gene L-BFGS-B for the few genes IRLS could not fit (not a hot path), set up as
+    DESeq2's ``optim(method = "L-BFGS-B")`` call so that it stops where R's does.
+
+    R's optim gets no gradient, so it differences the objective centrally with steps of 1e-3
+    (shortened at the bounds); its L-BFGS-B keeps 5 corrections and stops when the objective
+    falls by less than ``factr * eps = 1e7 * 2.2e-16`` relative. The objective is the full
+    negative log posterior (with the normal prior's constant), since that relative test
+    depends on its magnitude. Optimizing more tightly moves these genes' coefficients by up to
+    1e-3 from R's.
+    """
     log2 = np.log(2)
     lam_log2 = ridge * log2**2
+    prior_const = 0.5 * np.sum(np.log(2.0 * np.pi / lam_log2))
+    bounds = [(-LARGE_BETA, LARGE_BETA)] * x.shape[1]
     for g in rows:
         yg, nfg, ag = y[g], nf[g], alpha[g : g + 1]
-        # as DESeq2: start from the IRLS estimate unless it diverged, then from the initial one
+        # as DESeq2: start from the IRLS estimate when it is finite and within the bounds on the
+        # log2 scale, else from the least-squares start
         start = fit.beta[g] / log2
-        if fit.iterations[g] >= maxit and not fit.converged[g] or not np.isfinite(start).all():
+        if fit.too_large[g] or not (np.isfinite(start).all() and (np.abs(start) < 30).all()):
             start = initial_beta(y[g : g + 1], x, nf[g : g + 1])[0] / log2
-        size = 1.0 / ag[0]
 
-        def objective(b2, yg=yg, nfg=nfg, ag=ag, size=size):
+        def objective(b2, yg=yg, nfg=nfg, ag=ag):
             # unbounded means here, as DESeq2's optim objective; log2-scale coefficients
-            mu_g = nfg * np.exp(x @ (b2 * log2))
+            mu_g = nfg * np.exp2(x @ b2)
             ll = nb_logpmf(yg[None], mu_g[None], ag)[0].sum()
-            grad_eta = (yg - mu_g) / (1.0 + mu_g / size)
-            grad = -(x.T @ grad_eta) * log2 + lam_log2 * b2
-            return -(ll - 0.5 * np.sum(lam_log2 * b2**2)), grad
+            value = -(ll - 0.5 * np.sum(lam_log2 * b2**2) - prior_const)
+            return value if np.isfinite(value) else 1e300
 
         res = minimize(
             objective,
             start,
-            jac=True,
+            jac=lambda b2, f=objective: _central_differences(f, b2, -LARGE_BETA, LARGE_BETA),
             method="L-BFGS-B",
-            bounds=[(-LARGE_BETA, LARGE_BETA)] * x.shape[1],
-            options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 1000},
+            bounds=bounds,
+            options={"maxcor": 5, "ftol": 1e7 * np.finfo(float).eps, "gtol": 0.0, "maxiter": 100},
         )
         fit.converged[g] = res.success
         beta_g = res.x * log2
         fit.beta[g] = beta_g
         mu_g = nfg * np.exp(x @ beta_g)
         fit.mu[g] = mu_g
-        fit.deviance[g] = nb_deviance(yg[None], mu_g[None], ag)[0]
+        # as DESeq2's optim refit: the log-likelihood (deviance) and the covariance use the
+        # means bounded below by minmu, while the reported means are not bounded
+        fit.deviance[g] = nb_deviance(yg[None], np.maximum(mu_g, minmu)[None], ag)[0]
     bounded = np.maximum(fit.mu[rows], minmu)
-    sigma, hat = _covariance_and_hat(x, cp, bounded, alpha[rows], ridge_mat)
-    fit.sigma[rows] = sigma
-    fit.hat_diagonals[rows] = hat
+    # DESeq2 keeps the IRLS fit's hat diagonals (used for Cook's distances) for these genes
+    fit.sigma[rows] = _covariance_and_hat(x, cp, bounded, alpha[rows], ridge_mat, False)[0]
+
+
+def _central_differences(func, b: np.ndarray, lower: float, upper: float, step: float = 1e-3):
+    """R optim's numerical gradient: central differences of ``step``, cut short at bounds."""
+    grad = np.empty_like(b)
+    for i in range(b.size):
+        hi, lo = b.copy(), b.copy()
+        hi[i] = min(b[i] + step, upper)
+        lo[i] = max(b[i] - step, lower)
+        grad[i] = (func(hi) - func(lo)) / (hi[i] - lo[i])
+    return grad

@@ -50,7 +50,8 @@ class _GeneFit:
     glm: GLMFit
     cooks_argmax: np.ndarray  # sample with the largest Cook's distance, per gene
     max_cooks: np.ndarray
-    replaced: np.ndarray
+    replaced: np.ndarray  # genes with a count replaced (and refitted)
+    cooks_flagged: np.ndarray  # DESeq2's ``replace``: a Cook's distance above the cutoff
     reduced_fits: dict[str, tuple[GLMFit, int]] = field(default_factory=dict)
 
 
@@ -137,7 +138,7 @@ class DESeqFit:
                 "betaIter": self._full(g.glm.iterations),
                 "deviance": self._full(g.glm.deviance),
                 "maxCooks": self._full(g.max_cooks),
-                "replace": self._full(g.replaced.astype(float)),
+                "replace": self._full(g.cooks_flagged.astype(float)),
             },
             index=self.counts.index,
         )
@@ -221,7 +222,7 @@ class DESeqFit:
             if rdm.matrix.shape[1] == 1 and np.all(rdm.matrix == 1):
                 rfit = _intercept_only_fit(g.counts, nf, g.dispersion)
             else:
-                rfit = fit_nb_glm(g.counts, rdm.matrix, nf, g.dispersion)
+                rfit = fit_nb_glm(g.counts, rdm.matrix, nf, g.dispersion, with_hat=False)
             df = self.design.matrix.shape[1] - rdm.matrix.shape[1]
             g.reduced_fits[reduced] = (rfit, df)
         return self._g.reduced_fits[reduced]
@@ -479,17 +480,26 @@ class _CooksPass:
     max_cooks: np.ndarray
     argmax: np.ndarray
     counts: np.ndarray
-    replaced: np.ndarray
+    replaced: np.ndarray  # a count of the gene was replaced
+    flagged: np.ndarray  # a Cook's distance above the cutoff in any sample (DESeq2's replace)
 
 
-def _cooks_pass(y, sf, glm, x, replace_min: int | None) -> _CooksPass:
+def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
     """Cook's distances chunk by chunk: per-gene maximum (DESeq2's maxCooks), the sample that
     holds it, and, where design cells have ``replace_min`` or more samples, outlier counts
-    replaced by the trimmed mean (DESeq2's replaceOutliers)."""
+    replaced by the trimmed mean (DESeq2's replaceOutliers).
+
+    ``mu`` are the means in the Pearson residuals, by default the GLM's. DESeq2's LRT computes
+    its Cook's distances before it stores the full model's means, so there they are the
+    gene-wise dispersion step's (bounded below by 0.5); the caller passes those for LRT fits.
+    """
     n, m = y.shape
+    mu = glm.mu if mu is None else mu
     max_cooks = np.empty(n)
+    max_unreplaceable = np.empty(n)
     argmax = np.empty(n, dtype=int)
     replaced = np.zeros(n, dtype=bool)
+    flagged = np.zeros(n, dtype=bool)
     counts = y
     replaceable = (
         cooks_mod.n_or_more_in_cell(x, replace_min)
@@ -498,11 +508,12 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None) -> _CooksPass:
     )
     cutoff = cooks_mod.cooks_cutoff(*x.shape) if replaceable.any() else np.inf
     for rows in _row_chunks(n, m):
-        c = cooks_mod.cooks_distance(
-            y[rows], y[rows] / sf, glm.mu[rows], glm.hat_diagonals[rows], x
-        )
+        c = cooks_mod.cooks_distance(y[rows], y[rows] / sf, mu[rows], glm.hat_diagonals[rows], x)
         argmax[rows] = np.argmax(np.nan_to_num(c, nan=-np.inf), axis=1)
+        max_cooks[rows] = cooks_mod.max_cooks(c, x)
         if replaceable.any():
+            with np.errstate(invalid="ignore"):
+                flagged[rows] = (c > cutoff).any(axis=1)
             new, rep = cooks_mod.replace_outlier_counts(y[rows], sf, c, x, cutoff, replace_min)
             if rep.any():
                 if counts is y:
@@ -511,10 +522,14 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None) -> _CooksPass:
                 replaced[rows] = rep
             # Cook's of replaceable samples no longer count: their outliers were replaced
             c[:, replaceable] = 0.0
-            max_cooks[rows] = np.nan if replaceable.all() else cooks_mod.max_cooks(c, x)
-        else:
-            max_cooks[rows] = cooks_mod.max_cooks(c, x)
-    return _CooksPass(max_cooks, argmax, counts, replaced)
+            max_unreplaceable[rows] = np.nan if replaceable.all() else cooks_mod.max_cooks(c, x)
+    # DESeq2 refits the flagged genes (those whose counts did not change get the same numbers
+    # again) and then, unless every flagged gene became all-zero, recomputes maxCooks over
+    # the samples whose outliers could not be replaced
+    new_all_zero = replaced & (counts.sum(axis=1) == 0)
+    if flagged.sum() > new_all_zero.sum():
+        max_cooks = max_unreplaceable
+    return _CooksPass(max_cooks, argmax, counts, replaced, flagged)
 
 
 def _resolve_size_factors(size_factors, counts, y_all, control_genes) -> np.ndarray:
@@ -534,7 +549,9 @@ def _resolve_size_factors(size_factors, counts, y_all, control_genes) -> np.ndar
     return sf
 
 
-def _estimate_dispersions(y, sf_mat, x, base_mean, fit_type, trend=None, prior=None):
+def _estimate_dispersions(
+    y, sf_mat, x, base_mean, fit_type, trend=None, prior=None, keep_mu=False
+):
     gene = estimate_genewise_dispersions(y, sf_mat, x)
     if trend is None:
         trend = fit_dispersion_trend(base_mean, gene.disp_gene_est, fit_type)
@@ -545,7 +562,8 @@ def _estimate_dispersions(y, sf_mat, x, base_mean, fit_type, trend=None, prior=N
     mapd = estimate_map_dispersions(
         y, gene.mu, x, gene.disp_gene_est, disp_fit, var_log, prior_var
     )
-    gene.mu = None  # a genes x samples array no later step needs
+    if not keep_mu:
+        gene.mu = None  # a genes x samples array only an LRT fit's Cook's distances need
     return gene, trend, disp_fit, (var_log, prior_var), mapd
 
 
@@ -616,10 +634,15 @@ def fit(
     sf_mat = np.broadcast_to(sf, y.shape)
     bm = base_mean[genes]
 
-    gene, trend, disp_fit, prior, mapd = _estimate_dispersions(y, sf_mat, x, bm, fit_type)
+    lrt = test.lower() == "lrt"
+    gene, trend, disp_fit, prior, mapd = _estimate_dispersions(
+        y, sf_mat, x, bm, fit_type, keep_mu=lrt
+    )
     glm = fit_nb_glm(y, x, sf_mat, mapd.dispersion)
     replace_min = min_replicates_for_replace if m > x.shape[1] else None
-    cooks = _cooks_pass(y, sf, glm, x, replace_min)
+    # DESeq(test = "LRT") takes its Cook's distances with the gene-wise step's means
+    cooks = _cooks_pass(y, sf, glm, x, replace_min, mu=gene.mu if lrt else None)
+    gene.mu = None
     # the per-count working arrays are only needed for Cook's distances: dropping them keeps a
     # 60,000 x 1,000 fit (and its pickle) to the counts plus per-gene values
     glm.mu = None
@@ -660,6 +683,7 @@ def fit(
         cooks_argmax=cooks.argmax,
         max_cooks=cooks.max_cooks,
         replaced=replaced,
+        cooks_flagged=cooks.flagged,
     )
     options = dict(
         fit_type=trend.fit_type,
