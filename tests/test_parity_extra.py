@@ -32,7 +32,7 @@ def _compare(res: pd.DataFrame, ref_file: str):
         assert (res[col].isna() == ref[col].isna()).all(), col
         ok = ref[col].notna()
         rel = (res.loc[ok, col] - ref.loc[ok, col]).abs() / ref.loc[ok, col].clip(lower=1e-300)
-        assert rel.max() < 1e-3, f"{col}: {rel.max():.2e}"
+        assert rel.max() < 1e-4, f"{col}: {rel.max():.2e}"
 
 
 @pytest.fixture(scope="module")

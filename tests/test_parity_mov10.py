@@ -41,12 +41,13 @@ def check_results(ours: pd.DataFrame, ref: pd.DataFrame):
     assert np.corrcoef(lfc, rlfc)[0, 1] > 0.999
     assert (lfc - rlfc).abs().max() < 0.01
     assert jaccard(ours["padj"], ref["padj"]) >= 0.99
-    # exact agreement in practice: same NaN pattern (all-zero, Cook's, filtered) and 0.1% values
+    # exact agreement in practice: same NaN pattern (all-zero, Cook's, filtered) and values
+    # within 1e-4 relative (measured: 2.6e-5)
     for col in ("pvalue", "padj"):
         assert (ours[col].isna() == ref[col].isna()).all(), col
         ok = ref[col].notna()
         rel = (ours.loc[ok, col] - ref.loc[ok, col]).abs() / ref.loc[ok, col].abs().clip(1e-300)
-        assert rel.max() < 1e-3, col
+        assert rel.max() < 1e-4, col
 
 
 def test_size_factors(mov10):
@@ -59,9 +60,9 @@ def test_dispersion_trend_and_prior(mov10):
     fit, ref_dir = mov10
     trend = _ref(ref_dir / "deseq2_dispersion_trend.csv").iloc[0]
     assert fit.trend.fit_type == "parametric"
-    assert fit.trend.asympt_disp == pytest.approx(trend["asympDisp"], rel=1e-4)
-    assert fit.trend.extra_pois == pytest.approx(trend["extraPois"], rel=1e-4)
-    assert fit.var_log_disp_ests == pytest.approx(trend["varLogDispEsts"], rel=1e-4)
+    assert fit.trend.asympt_disp == pytest.approx(trend["asympDisp"], rel=1e-7)
+    assert fit.trend.extra_pois == pytest.approx(trend["extraPois"], rel=1e-7)
+    assert fit.var_log_disp_ests == pytest.approx(trend["varLogDispEsts"], rel=1e-6)
     assert fit.disp_prior_var == pytest.approx(trend["dispPriorVar"], rel=1e-6)
     assert fit.result_names == trend["resultsNames"].split(";")
 
@@ -74,13 +75,16 @@ def test_gene_fit(mov10):
     nz = ~ref["allZero"]
     for col in ("dispFit", "dispersion", "deviance", "maxCooks"):
         rel = (ours.loc[nz, col] - ref.loc[nz, col]).abs() / ref.loc[nz, col].abs()
-        assert rel.max() < 1e-4, col
+        assert rel.max() < 1e-5, col
     assert (ours.loc[nz, "dispOutlier"].astype(bool) == ref.loc[nz, "dispOutlier"]).all()
-    # gene-wise estimates: identical but for at most a handful of flat-likelihood genes
+    # gene-wise estimates: 6 genes end their line search one step apart from R's (the last
+    # step's gain, ~1e-11, is below the rounding of either program's log posterior), 1e-6 to
+    # 1.2e-5 apart; one sits at the lower bound, where both values are rounding noise
     rel = (ours.loc[nz, "dispGeneEst"] - ref.loc[nz, "dispGeneEst"]).abs() / ref.loc[
         nz, "dispGeneEst"
     ]
-    assert (rel > 1e-3).sum() <= 2
+    assert (rel > 1e-6).sum() <= 7
+    assert (rel[ref.loc[nz, "dispGeneEst"] > 1e-6] > 2e-5).sum() == 0
     for name in fit.result_names:
         diff = (ours.loc[nz, f"coef_{name}"] - ref.loc[nz, f"coef_{name}"]).abs()
         assert diff.max() < 1e-3, name

@@ -11,7 +11,7 @@ from pydeseq2_cases import reference, synthetic_case
 
 import dgeflow
 
-REL_TOL = 1e-3
+REL_TOL = 1e-5
 COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 
 
