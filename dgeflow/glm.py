@@ -258,10 +258,11 @@ def _refit_by_optimization(fit, y, x, nf, alpha, ridge, rows, minmu, cp, ridge_m
     for g in rows:
         yg, nfg, ag = y[g], nf[g], alpha[g : g + 1]
         # as DESeq2: start from the IRLS estimate when it is finite and within the bounds on the
-        # log2 scale, else from the least-squares start
+        # log2 scale, else from the least-squares start -- which DESeq2 passes on its natural-log
+        # scale to an objective on the log2 scale; the optimizer's stopping point depends on it
         start = fit.beta[g] / log2
         if fit.too_large[g] or not (np.isfinite(start).all() and (np.abs(start) < 30).all()):
-            start = initial_beta(y[g : g + 1], x, nf[g : g + 1])[0] / log2
+            start = initial_beta(y[g : g + 1], x, nf[g : g + 1])[0]
 
         def objective(b2, yg=yg, nfg=nfg, ag=ag):
             # unbounded means here, as DESeq2's optim objective; log2-scale coefficients
