@@ -1,21 +1,27 @@
-"""dgeflow: RNA-seq differential expression with a vectorized DESeq2-equivalent engine.
+"""dgeflow: RNA-seq differential expression with vectorized engines that reproduce R's.
 
-The statistics follow DESeq2 (Love, Huber & Anders 2014); the main entry point is
+DESeq2 (Love, Huber & Anders 2014) and limma-voom (Law et al. 2014) behind one entry point,
 :func:`fit`::
 
-    fit = dgeflow.fit(counts, samples, "~ sex + strain + treatment")
+    fit = dgeflow.fit(counts, samples, "~ sex + strain + treatment")  # method="deseq2"
     res = fit.results(contrast=("treatment", "treated", "control"))
+    voom = dgeflow.fit(counts, samples, "~ sex + strain + treatment", method="limma_voom")
 """
 
+from dgeflow.api import METHODS, filter_by_expr, fit
 from dgeflow.formula import FormulaError, design_matrix, parse_formula
-from dgeflow.model import DESeqFit, fit, load_fit, rlog, vst
+from dgeflow.limma.model import VoomFit
+from dgeflow.model import DESeqFit, load_fit, rlog, vst
 from dgeflow.size_factors import size_factors
 
 __version__ = "0.1.0"
 __all__ = [
     "DESeqFit",
     "FormulaError",
+    "METHODS",
+    "VoomFit",
     "design_matrix",
+    "filter_by_expr",
     "fit",
     "load_fit",
     "parse_formula",

@@ -13,12 +13,12 @@ import pandas as pd
 
 from dgeflow import cooks as cooks_mod
 from dgeflow import filtering
+from dgeflow.contrasts import contrast_vector, is_level_contrast
 from dgeflow.dispersion import estimate_genewise_dispersions, estimate_map_dispersions
 from dgeflow.formula import (
     DesignMatrix,
     FormulaError,
     check_design,
-    clean_name,
     design_matrix,
     parse_formula,
 )
@@ -151,61 +151,9 @@ class DESeqFit:
 
     # ------------------------------------------------------------------ contrasts
     def contrast_vector(self, contrast: Any = None) -> tuple[np.ndarray, str]:
-        """Resolve a contrast to a coefficient vector and a label.
-
-        ``contrast`` is ``(factor, level, reference)``, a coefficient name, a numeric vector of
-        length ``len(result_names)``, or ``None`` for the last coefficient (DESeq2's default).
-        """
-        names = self.result_names
-        p = len(names)
-        if contrast is None:
-            vec = np.zeros(p)
-            vec[-1] = 1.0
-            return vec, names[-1]
-        if isinstance(contrast, str):
-            if contrast not in names:
-                raise ValueError(
-                    f"coefficient {contrast!r} not in the design; available: {', '.join(names)}"
-                )
-            vec = np.zeros(p)
-            vec[names.index(contrast)] = 1.0
-            return vec, contrast
-        if _is_level_contrast(contrast):
-            factor, level, reference = contrast
-            levels = self.design.levels.get(factor)
-            if levels is None:
-                raise ValueError(
-                    f"contrast factor {factor!r} is not a categorical variable of the design "
-                    f"{self.design.formula.text!r}"
-                )
-            for lv in (level, reference):
-                if lv not in levels:
-                    raise ValueError(
-                        f"level {lv!r} is not a level of {factor!r} (levels: {', '.join(levels)})"
-                    )
-            if level == reference:
-                raise ValueError(f"contrast compares {factor!r} level {level!r} with itself")
-            # a level's coefficient is "factor_level_vs_ref" (treatment coding) or
-            # "factorlevel" (the full coding of a no-intercept design); the reference level of
-            # treatment coding has none (it is the baseline)
-            vec = np.zeros(p)
-            for lv, sign in ((level, 1.0), (reference, -1.0)):
-                candidates = (
-                    clean_name(f"{factor}_{lv}_vs_{levels[0]}"),
-                    clean_name(f"{factor}{lv}"),
-                )
-                column = next((c for c in candidates if c in names), None)
-                if column is not None:
-                    vec[names.index(column)] += sign
-                elif lv != levels[0]:
-                    raise ValueError(
-                        f"cannot form contrast {contrast}: no coefficient for {factor}={lv}"
-                    )
-            return vec, f"{factor} {level} vs {reference}"
-        vec = np.asarray(contrast, dtype=float)
-        if vec.shape != (p,):
-            raise ValueError(f"numeric contrast must have length {p} ({', '.join(names)})")
-        return vec, "numeric contrast"
+        """Resolve a contrast to a coefficient vector and a label (see
+        :func:`dgeflow.contrasts.contrast_vector`)."""
+        return contrast_vector(self.design, contrast)
 
     # ------------------------------------------------------------------ results
     def _reduced_fit(self, reduced: str) -> tuple[GLMFit, int]:
@@ -286,7 +234,7 @@ class DESeqFit:
                 raise ValueError("test='lrt' needs a reduced formula, e.g. reduced='~ 1'")
             rfit, df = self._reduced_fit(reduced)
             stat, pvalue = lrt_test(g.glm.deviance, rfit.deviance, df)
-        if _is_level_contrast(contrast):
+        if is_level_contrast(contrast):
             zero = self._contrast_all_zero(contrast)
             lfc = np.where(zero, 0.0, lfc)
             if test == "wald":
@@ -319,7 +267,7 @@ class DESeqFit:
             from dgeflow.shrink import shrink_lfc
 
             target, target_vec = self, vec
-            if np.count_nonzero(vec) > 1 and _is_level_contrast(contrast):
+            if np.count_nonzero(vec) > 1 and is_level_contrast(contrast):
                 # a prior shrinks one coefficient: refit with the contrast's reference as the
                 # factor's baseline, which makes "level vs reference" a single coefficient (the
                 # same model, reparametrized; what DESeq2 users do with relevel())
@@ -410,14 +358,6 @@ class DESeqFit:
         """Pickle the fit (for the workflow's one-fit, many-contrasts jobs)."""
         with open(path, "wb") as fh:
             pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _is_level_contrast(contrast: Any) -> bool:
-    return (
-        isinstance(contrast, tuple | list)
-        and len(contrast) == 3
-        and all(isinstance(c, str) for c in contrast)
-    )
 
 
 def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLMFit:

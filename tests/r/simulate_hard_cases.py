@@ -53,7 +53,11 @@ def lowcount(seed: int = 7032) -> None:
     sf = np.exp(rng.uniform(np.log(0.6), np.log(1.6), 9))
     log2_mu = lfc[:, None] * (condition == "treated") + batch_lfc[:, None] * (batch == "b2")
     mu = mean[:, None] * sf * np.exp2(log2_mu)
-    _write("lowcount", _nb(rng, mu, disp), samples)
+    counts = _nb(rng, mu, disp)
+    # a numeric covariate with no effect (RNA integrity-like), for designs with a covariate;
+    # drawn after the counts, so these stay as they were
+    samples["rin"] = np.round(rng.uniform(6.0, 9.5, 9), 1)
+    _write("lowcount", counts, samples)
 
 
 def outliers(seed: int = 7002) -> None:

@@ -1,0 +1,18 @@
+"""limma-voom: linear models of log-CPM values with voom's precision weights and empirical
+Bayes moderated t-statistics (limma 3.54)."""
+
+from dgeflow.limma.ebayes import fit_f_dist, moderated_t, squeeze_var, top_table
+from dgeflow.limma.linear_model import LinearModelFit, contrast_fit, lm_fit
+from dgeflow.limma.voom import Voom, voom
+
+__all__ = [
+    "LinearModelFit",
+    "Voom",
+    "contrast_fit",
+    "fit_f_dist",
+    "lm_fit",
+    "moderated_t",
+    "squeeze_var",
+    "top_table",
+    "voom",
+]
