@@ -376,11 +376,14 @@ def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLM
     )
 
 
-def load_fit(path: str | Path) -> DESeqFit:
-    """Load a fit written by :meth:`DESeqFit.save` (trusted files only: it is a pickle)."""
+def load_fit(path: str | Path) -> Any:
+    """Load a fit written by a fit's ``save`` (:class:`DESeqFit` or
+    :class:`dgeflow.limma.model.VoomFit`; trusted files only: it is a pickle)."""
+    from dgeflow.limma.model import VoomFit
+
     with open(path, "rb") as fh:
         obj = pickle.load(fh)
-    if not isinstance(obj, DESeqFit):
+    if not isinstance(obj, DESeqFit | VoomFit):
         raise TypeError(f"{path} does not hold a dgeflow fit")
     return obj
 

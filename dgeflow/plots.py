@@ -299,12 +299,21 @@ def correlation_heatmap(
     return grid.figure
 
 
-def _significant(res: pd.DataFrame, alpha: float) -> np.ndarray:
-    padj = res["padj"].to_numpy(dtype=float)
+def _significant(res: pd.DataFrame, alpha: float, padj_column: str = "padj") -> np.ndarray:
+    padj = res[padj_column].to_numpy(dtype=float)
     return np.isfinite(padj) & (padj < alpha)
 
 
-def ma_plot(res: pd.DataFrame, alpha: float = 0.1, lfc_column: str = "log2FoldChange") -> Figure:
+def ma_plot(
+    res: pd.DataFrame,
+    alpha: float = 0.1,
+    lfc_column: str = "log2FoldChange",
+    *,
+    mean_column: str = "baseMean",
+    padj_column: str = "padj",
+    log_mean: bool = True,
+    xlabel: str = "mean of normalized counts",
+) -> Figure:
     """MA plot: log2 fold change against mean normalized count (log axis), like DESeq2's.
 
     Genes with padj < ``alpha`` are coloured; points beyond the y range are drawn as triangles
@@ -318,15 +327,19 @@ def ma_plot(res: pd.DataFrame, alpha: float = 0.1, lfc_column: str = "log2FoldCh
         Significance level for colouring.
     lfc_column
         Fold change column (e.g. ``log2FoldChange_shrunk``).
+    mean_column, padj_column, log_mean, xlabel
+        Other tools' columns, e.g. limma's ``AveExpr`` (already log2: ``log_mean=False``) and
+        ``adj.P.Val``.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    data = res[(res["baseMean"] > 0) & res[lfc_column].notna()]
-    base_mean = data["baseMean"].to_numpy(dtype=float)
+    shown = res[mean_column] > 0 if log_mean else res[mean_column].notna()
+    data = res[shown & res[lfc_column].notna()]
+    base_mean = data[mean_column].to_numpy(dtype=float)
     lfc = data[lfc_column].to_numpy(dtype=float)
-    significant = _significant(data, alpha)
+    significant = _significant(data, alpha, padj_column)
     limit = max(1.0, float(np.nanquantile(np.abs(lfc), 0.999)) * 1.1) if len(lfc) else 1.0
     clipped = np.clip(lfc, -limit, limit)
     outside = np.abs(lfc) > limit
@@ -360,9 +373,10 @@ def ma_plot(res: pd.DataFrame, alpha: float = 0.1, lfc_column: str = "log2FoldCh
                     linewidth=0,
                 )
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xscale("log")
+    if log_mean:
+        ax.set_xscale("log")
     ax.set_ylim(-limit * 1.05, limit * 1.05)
-    ax.set_xlabel("mean of normalized counts")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("log2 fold change")
     ax.legend(fontsize=8, loc="upper right", markerscale=2)
     fig.tight_layout()
@@ -375,6 +389,9 @@ def volcano(
     lfc_threshold: float = 0.0,
     lfc_column: str = "log2FoldChange",
     label_top: int = 10,
+    *,
+    pvalue_column: str = "pvalue",
+    padj_column: str = "padj",
 ) -> Figure:
     """Volcano plot: -log10 p-value against log2 fold change.
 
@@ -393,18 +410,20 @@ def volcano(
         Fold change column.
     label_top
         Number of genes labelled.
+    pvalue_column, padj_column
+        Other tools' p-value columns (e.g. limma's ``P.Value``, ``adj.P.Val``).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    data = res[res["pvalue"].notna() & res[lfc_column].notna()]
+    data = res[res[pvalue_column].notna() & res[lfc_column].notna()]
     lfc = data[lfc_column].to_numpy(dtype=float)
-    pvalue = data["pvalue"].to_numpy(dtype=float)
+    pvalue = data[pvalue_column].to_numpy(dtype=float)
     positive = pvalue[pvalue > 0]
     floor = positive.min() if positive.size else 1e-300
     score = -np.log10(np.maximum(pvalue, floor))
-    selected = _significant(data, alpha) & (np.abs(lfc) > lfc_threshold)
+    selected = _significant(data, alpha, padj_column) & (np.abs(lfc) > lfc_threshold)
     up = selected & (lfc > 0)
     down = selected & (lfc < 0)
     fig, ax = plt.subplots(figsize=(6.2, 4.8))
@@ -427,7 +446,7 @@ def volcano(
         for x in (-lfc_threshold, lfc_threshold):
             ax.axvline(x, color="black", lw=0.7, ls="--")
     if label_top and selected.any():
-        ranked = np.argsort(data["padj"].to_numpy(dtype=float)[selected], kind="stable")
+        ranked = np.argsort(data[padj_column].to_numpy(dtype=float)[selected], kind="stable")
         idx = np.flatnonzero(selected)[ranked[:label_top]]
         for i in idx:
             ax.annotate(

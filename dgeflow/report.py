@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
 from dgeflow.validate import contrast_name
 
 TEMPLATE_NAME = "report.html.j2"
@@ -91,6 +92,10 @@ METHODS_NOTES = [
     "or linear regression (numeric) of each PC on each factor; Pearson correlation between "
     "samples with average-linkage clustering on 1 - r.",
     "TMM normalization follows edgeR's calcNormFactors (Robinson & Oshlack 2010).",
+    "limma-voom (when de.methods includes it): genes kept by edgeR's filterByExpr, TMM factors "
+    "of the kept genes, log2-CPM with voom's precision weights from a lowess mean-variance "
+    "trend, weighted linear models and empirical Bayes moderated t-statistics, "
+    "Benjamini-Hochberg (Law et al. 2014; Smyth 2004).",
 ]
 
 
@@ -377,45 +382,87 @@ def _gene_filter(outdir: Path) -> dict:
     return {"table": frame_table(table), "notes": GENE_FILTER_NOTES}
 
 
+def _contrast_entry(de_dir: Path, method: str, contrast: dict, alpha: float, lfc_threshold: float):
+    name = contrast_name(contrast)
+    cols = RESULT_COLUMNS[method]
+    res = _read_tsv(de_dir / method / f"{name}.tsv", index_col=0)
+    entry: dict[str, Any] = {
+        "name": name,
+        "file": f"de/{method}/{name}.tsv",
+        "description": (
+            f"{contrast.get('factor')}: {contrast.get('level')} vs "
+            f"{contrast.get('reference')} (log2 fold change > 0 = higher in "
+            f"{contrast.get('level')})"
+        ),
+        "found": res is not None,
+        "ma_png": _image(de_dir / method / "plots" / f"{name}_ma.png"),
+        "volcano_png": _image(de_dir / method / "plots" / f"{name}_volcano.png"),
+    }
+    if res is not None:
+        padj = pd.to_numeric(res[cols["padj"]], errors="coerce")
+        lfc = pd.to_numeric(res[cols["lfc"]], errors="coerce")
+        significant = padj.lt(alpha) & lfc.abs().gt(lfc_threshold)
+        entry["n_up"] = format_number(int((significant & lfc.gt(0)).sum()))
+        entry["n_down"] = format_number(int((significant & lfc.lt(0)).sum()))
+        entry["n_tested"] = format_number(int(padj.notna().sum()))
+        entry["n_genes"] = format_number(len(res))
+        top = res.assign(_p=pd.to_numeric(res[cols["pvalue"]], errors="coerce"))
+        top = top.sort_values([cols["padj"], "_p"], na_position="last", kind="stable")
+        top = top.drop(columns="_p").head(TOP_GENES)
+        entry["top"] = frame_table(top.rename_axis(res.index.name or "gene_id"), index=True)
+    return entry
+
+
 def _differential_expression(outdir: Path, config: dict) -> dict:
     alpha = float(_nested(config, "de", "alpha", default=config.get("alpha", 0.1)))
     lfc_threshold = float(_nested(config, "de", "lfc_threshold", default=0.0))
     de_dir = outdir / "de"
-    contrasts = []
-    for contrast in config.get("contrasts") or []:
-        name = contrast_name(contrast)
-        res = _read_tsv(de_dir / f"{name}.tsv", index_col=0)
+    methods = []
+    for method in _nested(config, "de", "methods", default=["deseq2"]):
         entry: dict[str, Any] = {
-            "name": name,
-            "description": (
-                f"{contrast.get('factor')}: {contrast.get('level')} vs "
-                f"{contrast.get('reference')} (log2 fold change > 0 = higher in "
-                f"{contrast.get('level')})"
-            ),
-            "found": res is not None,
-            "ma_png": _image(de_dir / "plots" / f"{name}_ma.png"),
-            "volcano_png": _image(de_dir / "plots" / f"{name}_volcano.png"),
+            "name": method,
+            "label": METHOD_LABELS.get(method, method),
+            "padj_column": RESULT_COLUMNS[method]["padj"],
+            "contrasts": [
+                _contrast_entry(de_dir, method, c, alpha, lfc_threshold)
+                for c in config.get("contrasts") or []
+            ],
         }
-        if res is not None:
-            padj = pd.to_numeric(res["padj"], errors="coerce")
-            lfc = pd.to_numeric(res["log2FoldChange"], errors="coerce")
-            significant = padj.lt(alpha) & lfc.abs().gt(lfc_threshold)
-            entry["n_up"] = format_number(int((significant & lfc.gt(0)).sum()))
-            entry["n_down"] = format_number(int((significant & lfc.lt(0)).sum()))
-            entry["n_tested"] = format_number(int(padj.notna().sum()))
-            entry["n_genes"] = format_number(len(res))
-            top = res.assign(_p=pd.to_numeric(res["pvalue"], errors="coerce"))
-            top = top.sort_values(["padj", "_p"], na_position="last", kind="stable")
-            top = top.drop(columns="_p").head(TOP_GENES)
-            entry["top"] = frame_table(top.rename_axis(res.index.name or "gene_id"), index=True)
-        contrasts.append(entry)
-    size_factors = _read_tsv(de_dir / "size_factors.tsv")
+        if method == "deseq2":
+            size_factors = _read_tsv(de_dir / "deseq2" / "size_factors.tsv")
+            entry["fit_png"] = _image(de_dir / "deseq2" / "plots" / "dispersion.png")
+            entry["fit_caption"] = (
+                "Gene-wise dispersion estimates (black), fitted trend (red) and final shrunken "
+                "values (blue); circled genes are dispersion outliers kept at their gene-wise "
+                "value."
+            )
+            entry["samples_title"] = "Size factors"
+            entry["samples"] = frame_table(size_factors) if size_factors is not None else None
+        else:
+            samples = _read_tsv(de_dir / method / "samples.tsv")
+            entry["fit_png"] = _image(de_dir / method / "plots" / "voom_trend.png")
+            entry["fit_caption"] = (
+                "voom's mean-variance trend: square-root residual standard deviation against "
+                "average log2 count of the genes kept by filterByExpr; the lowess curve (red) "
+                "gives each observation its precision weight."
+            )
+            entry["samples_title"] = "Library sizes and TMM factors (kept genes)"
+            entry["samples"] = frame_table(samples) if samples is not None else None
+        methods.append(entry)
+    agreement = _read_tsv(de_dir / "agreement.tsv")
+    agreement_plots = [
+        {
+            "name": contrast_name(c),
+            "png": _image(de_dir / "plots" / f"{contrast_name(c)}_agreement.png"),
+        }
+        for c in config.get("contrasts") or []
+    ]
     return {
         "alpha": format_number(alpha),
         "lfc_threshold": format_number(lfc_threshold),
-        "contrasts": contrasts,
-        "dispersion_png": _image(de_dir / "plots" / "dispersion.png"),
-        "size_factors": frame_table(size_factors) if size_factors is not None else None,
+        "methods": methods,
+        "agreement": frame_table(agreement) if agreement is not None else None,
+        "agreement_plots": agreement_plots if agreement is not None else [],
     }
 
 

@@ -1,9 +1,10 @@
-"""Rule de_results: test one contrast on the saved fit; table, MA and volcano plots."""
+"""Rule de_results: test one contrast with one method on its saved fit; table, MA and volcano."""
 
 import logging
 
 import dgeflow
 from dgeflow import plots
+from dgeflow.agreement import RESULT_COLUMNS
 from dgeflow.io import log_to_file, write_table
 
 log_to_file(snakemake.log[0])
@@ -11,29 +12,53 @@ log_to_file(snakemake.log[0])
 contrast = snakemake.params.contrast
 de = snakemake.params.de
 name = snakemake.wildcards.contrast
+method = snakemake.wildcards.de_method
+triple = (contrast["factor"], str(contrast["level"]), str(contrast["reference"]))
 
 model = dgeflow.load_fit(snakemake.input.model)
-table = model.results(
-    contrast=(contrast["factor"], str(contrast["level"]), str(contrast["reference"])),
-    test=de["test"],
-    reduced=de["reduced"] if de["test"] == "lrt" else None,
-    lfc_threshold=de["lfc_threshold"],
-    alt_hypothesis=de["alt_hypothesis"],
-    alpha=de["filter_alpha"],
-    independent_filtering=de["independent_filtering"],
-    cooks_cutoff=de["cooks_cutoff"],
-    shrink=de["shrink"],
-)
+if method == "deseq2":
+    table = model.results(
+        contrast=triple,
+        test=de["test"],
+        reduced=de["reduced"] if de["test"] == "lrt" else None,
+        lfc_threshold=de["lfc_threshold"],
+        alt_hypothesis=de["alt_hypothesis"],
+        alpha=de["filter_alpha"],
+        independent_filtering=de["independent_filtering"],
+        cooks_cutoff=de["cooks_cutoff"],
+        shrink=de["shrink"],
+    )
+    ma = plots.ma_plot(table, alpha=de["alpha"])
+else:
+    table = model.results(contrast=triple)
+    ma = plots.ma_plot(
+        table,
+        alpha=de["alpha"],
+        lfc_column="logFC",
+        mean_column="AveExpr",
+        padj_column="adj.P.Val",
+        log_mean=False,
+        xlabel="average log2 CPM",
+    )
+cols = RESULT_COLUMNS[method]
 write_table(table, snakemake.output.table, "gene_id")
-plots.save_figure(plots.ma_plot(table, alpha=de["alpha"]), snakemake.output.ma_png)
+plots.save_figure(ma, snakemake.output.ma_png)
 plots.save_figure(
-    plots.volcano(table, alpha=de["alpha"], lfc_threshold=de["lfc_threshold"]),
+    plots.volcano(
+        table,
+        alpha=de["alpha"],
+        lfc_threshold=de["lfc_threshold"],
+        lfc_column=cols["lfc"],
+        pvalue_column=cols["pvalue"],
+        padj_column=cols["padj"],
+    ),
     snakemake.output.volcano_png,
 )
 logging.info(
-    "%s: %d genes with padj < %s (filter threshold %s)",
+    "%s, %s: %d genes with %s < %s",
+    method,
     name,
-    int((table["padj"] < de["alpha"]).sum()),
+    int((table[cols["padj"]] < de["alpha"]).sum()),
+    cols["padj"],
     de["alpha"],
-    table.attrs.get("filter_threshold"),
 )

@@ -133,11 +133,11 @@ def _fake_tree(outdir: Path, with_lengths: bool = False) -> None:
         ),
     )
     _tsv(
-        outdir / "de" / "size_factors.tsv",
+        outdir / "de" / "deseq2" / "size_factors.tsv",
         pd.DataFrame({"sample_id": SAMPLES, "size_factor": [0.9, 1.1, 1.0, 1.0]}),
     )
     _tsv(
-        outdir / "de" / "treated_vs_control.tsv",
+        outdir / "de" / "deseq2" / "treated_vs_control.tsv",
         pd.DataFrame(
             {
                 "gene_id": genes,
@@ -154,9 +154,9 @@ def _fake_tree(outdir: Path, with_lengths: bool = False) -> None:
         "qc/plots/pca.png",
         "qc/plots/scree.png",
         "qc/plots/correlation_heatmap.png",
-        "de/plots/dispersion.png",
-        "de/plots/treated_vs_control_ma.png",
-        "de/plots/treated_vs_control_volcano.png",
+        "de/deseq2/plots/dispersion.png",
+        "de/deseq2/plots/treated_vs_control_ma.png",
+        "de/deseq2/plots/treated_vs_control_volcano.png",
     ):
         _png(outdir / png)
 
@@ -240,7 +240,7 @@ def test_missing_optional_outputs_render_as_notes(tmp_path: Path) -> None:
             "contrasts": [{"factor": "condition", "level": "treated", "reference": "control"}],
         },
     )
-    assert "Result table de/condition_treated_vs_control.tsv not found." in html
+    assert "Result table de/deseq2/condition_treated_vs_control.tsv not found." in html
     assert "qc/sample_flags.tsv not found." in html
     assert "Plot not available" in html
 

@@ -22,6 +22,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DE_COLUMNS = ["gene_id", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+LIMMA_COLUMNS = ["gene_id", "logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
 ALL_METHODS = ["cpm", "tpm", "rpkm", "fpkm", "median_of_ratios", "tmm"]
 # Paths a run may touch outside outdir; everything else in the repository must stay as it was.
 IGNORED_PARTS = {".snakemake", "__pycache__", ".pytest_cache", ".ruff_cache", ".git", ".venv"}
@@ -53,7 +54,11 @@ def write_config(path: Path, config: dict) -> Path:
 
 
 def contract_outputs(
-    outdir: Path, contrasts: list[str], methods: list[str], transform: str = "vst"
+    outdir: Path,
+    contrasts: list[str],
+    methods: list[str],
+    transform: str = "vst",
+    de_methods: tuple[str, ...] = ("deseq2",),
 ) -> list[Path]:
     """Every output file of the documented output tree (README "Outputs") for a run."""
     files = ["validation/counts.tsv", "validation/samples.tsv", "validation/summary.tsv"]
@@ -71,10 +76,30 @@ def contract_outputs(
         )
     ]
     files += [f"qc/plots/{p}.png" for p in ("pca", "scree", "correlation_heatmap")]
-    files += ["de/model.pkl", "de/size_factors.tsv", "de/gene_fit.tsv", "de/plots/dispersion.png"]
-    for name in contrasts:
-        files += [f"de/{name}.tsv", f"de/plots/{name}_ma.png", f"de/plots/{name}_volcano.png"]
-    files += ["report.html", "logs/validate.log", "benchmarks/de_fit.tsv"]
+    if "deseq2" in de_methods:
+        files += [
+            "de/deseq2/model.pkl",
+            "de/deseq2/size_factors.tsv",
+            "de/deseq2/gene_fit.tsv",
+            "de/deseq2/plots/dispersion.png",
+        ]
+    if "limma_voom" in de_methods:
+        files += [
+            "de/limma_voom/model.pkl",
+            "de/limma_voom/samples.tsv",
+            "de/limma_voom/plots/voom_trend.png",
+        ]
+    for method in de_methods:
+        for name in contrasts:
+            files += [
+                f"de/{method}/{name}.tsv",
+                f"de/{method}/plots/{name}_ma.png",
+                f"de/{method}/plots/{name}_volcano.png",
+            ]
+        files.append(f"benchmarks/de_fit/{method}.tsv")
+    if len(de_methods) > 1:
+        files += ["de/agreement.tsv"] + [f"de/plots/{name}_agreement.png" for name in contrasts]
+    files += ["report.html", "logs/validate.log"]
     return [outdir / f for f in files]
 
 
@@ -109,7 +134,12 @@ def example_run(tmp_path_factory):
 def test_example_writes_every_contract_output(example_run):
     missing = [
         str(p)
-        for p in contract_outputs(example_run["outdir"], ["treated_vs_control"], ALL_METHODS)
+        for p in contract_outputs(
+            example_run["outdir"],
+            ["treated_vs_control"],
+            ALL_METHODS,
+            de_methods=("deseq2", "limma_voom"),
+        )
         if not p.is_file() or p.stat().st_size == 0
     ]
     assert not missing
@@ -168,9 +198,16 @@ def test_example_flags_exactly_the_swapped_samples(example_run):
 @pytest.mark.workflow
 def test_example_tables_follow_the_contract(example_run):
     outdir = example_run["outdir"]
-    de = read_tsv(outdir / "de" / "treated_vs_control.tsv")
+    de = read_tsv(outdir / "de" / "deseq2" / "treated_vs_control.tsv")
     assert list(de.columns[:7]) == DE_COLUMNS
     assert (de["padj"] < 0.05).sum() > 0
+    voom = read_tsv(outdir / "de" / "limma_voom" / "treated_vs_control.tsv")
+    assert list(voom.columns) == LIMMA_COLUMNS
+    agreement = read_tsv(outdir / "de" / "agreement.tsv")
+    row = agreement.iloc[0]
+    assert (row["method_a"], row["method_b"]) == ("deseq2", "limma_voom")
+    # simulated effects are large: the two tools call nearly the same genes
+    assert row["jaccard"] > 0.95 and row["lfc_pearson"] > 0.9
     counts = read_tsv(outdir / "validation" / "counts.tsv")
     assert counts.columns[0] == "gene_id" and len(de) == len(counts)
     methods = read_tsv(outdir / "normalized" / "methods.tsv")
@@ -300,7 +337,7 @@ def test_mov10_rlog_matches_deseq2(mov10_run, shared_data):
 @pytest.mark.workflow
 @pytest.mark.parametrize("name", list(MOV10_CONTRASTS))
 def test_mov10_de_tables_match_deseq2(mov10_run, name):
-    table = read_tsv(mov10_run / "de" / f"{name}.tsv")
+    table = read_tsv(mov10_run / "de" / "deseq2" / f"{name}.tsv")
     assert list(table.columns[:7]) == DE_COLUMNS
     assert len(table) == 23368
     expected = MOV10_CONTRASTS[name][1]  # R DESeq2 1.38.3, results() defaults

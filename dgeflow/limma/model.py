@@ -3,6 +3,8 @@ the kept genes, voom, weighted lmFit, and eBayes moderated t per contrast."""
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,6 +69,22 @@ class VoomFit:
 
     def contrast_vector(self, contrast: Any = None) -> tuple[np.ndarray, str]:
         return contrast_vector(self.design, contrast)
+
+    def save(self, path: str | Path) -> None:
+        """Pickle the fit (read back with :func:`dgeflow.load_fit`)."""
+        with open(path, "wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @property
+    def sample_table(self) -> pd.DataFrame:
+        """Per sample: library size of the kept genes, TMM factor, effective library size."""
+        return pd.DataFrame(
+            {
+                "lib_size": self.lib_size,
+                "norm_factor": self.norm_factors,
+                "effective_lib_size": self.lib_size * self.norm_factors,
+            }
+        )
 
     def results(self, contrast: Any = None) -> pd.DataFrame:
         """limma's ``topTable`` for one contrast, indexed by gene id in input order.

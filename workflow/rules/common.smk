@@ -24,6 +24,7 @@ METHODS = [
 ]
 SKIPPED_METHODS = [m for m in config["normalization"]["methods"] if m not in METHODS]
 CONTRASTS = {contrast_name(c): c for c in config["contrasts"]}
+DE_METHODS = list(config["de"]["methods"])
 TRANSFORM = config["qc"]["transform"]
 
 
@@ -31,6 +32,7 @@ TRANSFORM = config["qc"]["transform"]
 localrules:
     sample_totals,
     gene_filter,
+    de_agreement,
     report,
 
 
@@ -50,6 +52,7 @@ def benchmark_path(name):
 wildcard_constraints:
     method="|".join(re.escape(m) for m in METHODS) or "no-method",
     contrast="|".join(re.escape(c) for c in CONTRASTS) or "no-contrast",
+    de_method="|".join(re.escape(m) for m in DE_METHODS),
 
 
 def mem_mb_scaled(base_mb, per_input_mb):
@@ -92,16 +95,51 @@ def validation_outputs():
     return files
 
 
-def de_tables():
-    return expand(out("de/{contrast}.tsv"), contrast=CONTRASTS)
+def de_tables(methods=None):
+    return expand(
+        out("de/{de_method}/{contrast}.tsv"),
+        de_method=methods or DE_METHODS,
+        contrast=CONTRASTS,
+    )
 
 
 def de_plots():
     return expand(
-        out("de/plots/{contrast}_{kind}.png"),
+        out("de/{de_method}/plots/{contrast}_{kind}.png"),
+        de_method=DE_METHODS,
         contrast=CONTRASTS,
         kind=["ma", "volcano"],
     )
+
+
+def de_fit_outputs():
+    """What each method's fit writes besides its model (DESeq2: size factors, gene table,
+    dispersion plot; limma-voom: sample table and voom's trend plot)."""
+    files = []
+    if "deseq2" in DE_METHODS:
+        files += [
+            out("de/deseq2/model.pkl"),
+            out("de/deseq2/size_factors.tsv"),
+            out("de/deseq2/gene_fit.tsv"),
+            out("de/deseq2/plots/dispersion.png"),
+        ]
+    if "limma_voom" in DE_METHODS:
+        files += [
+            out("de/limma_voom/model.pkl"),
+            out("de/limma_voom/samples.tsv"),
+            out("de/limma_voom/plots/voom_trend.png"),
+        ]
+    return files
+
+
+def agreement_outputs():
+    """Only when several methods run."""
+    if len(DE_METHODS) < 2:
+        return []
+    return [
+        out("de/agreement.tsv"),
+        *expand(out("de/plots/{contrast}_agreement.png"), contrast=CONTRASTS),
+    ]
 
 
 QC_TABLES = [
@@ -123,12 +161,10 @@ def all_outputs():
         out(f"qc/{TRANSFORM}.tsv"),
         *expand(out("qc/{table}.tsv"), table=QC_TABLES),
         *expand(out("qc/plots/{plot}.png"), plot=QC_PLOTS),
-        out("qc/gene_filter.tsv"),
-        out("de/model.pkl"),
-        out("de/size_factors.tsv"),
-        out("de/gene_fit.tsv"),
-        out("de/plots/dispersion.png"),
+        *([out("qc/gene_filter.tsv")] if "deseq2" in DE_METHODS else []),
+        *de_fit_outputs(),
         *de_tables(),
         *de_plots(),
+        *agreement_outputs(),
         out("report.html"),
     ]

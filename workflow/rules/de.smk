@@ -1,16 +1,16 @@
-rule de_fit:
+rule de_fit_deseq2:
     input:
         counts=validated("counts"),
         samples=validated("samples"),
     output:
-        model=out("de/model.pkl"),
-        size_factors=out("de/size_factors.tsv"),
-        gene_fit=out("de/gene_fit.tsv"),
-        dispersion_png=out("de/plots/dispersion.png"),
+        model=out("de/deseq2/model.pkl"),
+        size_factors=out("de/deseq2/size_factors.tsv"),
+        gene_fit=out("de/deseq2/gene_fit.tsv"),
+        dispersion_png=out("de/deseq2/plots/dispersion.png"),
     log:
-        log_path("de_fit"),
+        log_path("de_fit/deseq2"),
     benchmark:
-        benchmark_path("de_fit")
+        benchmark_path("de_fit/deseq2")
     conda:
         "../../envs/de.yaml"
     threads: 4
@@ -22,20 +22,45 @@ rule de_fit:
         de=config["de"],
         prefilter=config["filtering"],
     script:
-        "../../scripts/de_fit.py"
+        "../../scripts/de_fit_deseq2.py"
+
+
+rule de_fit_limma_voom:
+    input:
+        counts=validated("counts"),
+        samples=validated("samples"),
+    output:
+        model=out("de/limma_voom/model.pkl"),
+        samples=out("de/limma_voom/samples.tsv"),
+        trend_png=out("de/limma_voom/plots/voom_trend.png"),
+    log:
+        log_path("de_fit/limma_voom"),
+    benchmark:
+        benchmark_path("de_fit/limma_voom")
+    conda:
+        "../../envs/de.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb_scaled(1000, 12),
+    params:
+        design=config["design"],
+        contrasts=list(CONTRASTS.values()),
+        de=config["de"],
+    script:
+        "../../scripts/de_fit_limma_voom.py"
 
 
 rule de_results:
     input:
-        model=out("de/model.pkl"),
+        model=out("de/{de_method}/model.pkl"),
     output:
-        table=out("de/{contrast}.tsv"),
-        ma_png=out("de/plots/{contrast}_ma.png"),
-        volcano_png=out("de/plots/{contrast}_volcano.png"),
+        table=out("de/{de_method}/{contrast}.tsv"),
+        ma_png=out("de/{de_method}/plots/{contrast}_ma.png"),
+        volcano_png=out("de/{de_method}/plots/{contrast}_volcano.png"),
     log:
-        log_path("de_results/{contrast}"),
+        log_path("de_results/{de_method}/{contrast}"),
     benchmark:
-        benchmark_path("de_results/{contrast}")
+        benchmark_path("de_results/{de_method}/{contrast}")
     conda:
         "../../envs/de.yaml"
     threads: 1
@@ -46,3 +71,22 @@ rule de_results:
         de=config["de"],
     script:
         "../../scripts/de_results.py"
+
+
+rule de_agreement:
+    input:
+        tables=de_tables(),
+    output:
+        table=out("de/agreement.tsv"),
+        plots=expand(out("de/plots/{contrast}_agreement.png"), contrast=CONTRASTS),
+    log:
+        log_path("de_agreement"),
+    conda:
+        "../../envs/de.yaml"
+    threads: 1
+    params:
+        alpha=config["de"]["alpha"],
+        methods=DE_METHODS,
+        contrasts=list(CONTRASTS),
+    script:
+        "../../scripts/de_agreement.py"

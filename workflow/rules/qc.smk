@@ -45,7 +45,7 @@ rule sample_qc:
 
 rule gene_filter:
     input:
-        tables=de_tables(),
+        tables=de_tables(["deseq2"]),
     output:
         out("qc/gene_filter.tsv"),
     log:
