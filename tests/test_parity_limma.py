@@ -128,3 +128,22 @@ def test_unknown_method_is_refused():
     samples = pd.DataFrame({"c": ["x", "y"]}, index=["a", "b"])
     with pytest.raises(ValueError, match="method must be one of deseq2, limma_voom"):
         dgeflow.fit(counts, samples, "~ c", method="voom")
+
+
+def test_trend_moderation_covariate_design(lowcount):
+    """eBayes(trend = TRUE): the prior variance follows a natural spline in AveExpr."""
+    ref = pd.read_csv(HARD / "lowcount_voom_trend_condition.csv.gz", index_col=0)
+    res = lowcount.results(("condition", "treated", "control"), trend=True)
+    _check_top_table(res, ref)
+    assert res.attrs["trend"] is True
+    # the trend changes the answer: not the plain moderation's p-values
+    plain = lowcount.results(("condition", "treated", "control"))
+    assert not np.allclose(plain["P.Value"], res["P.Value"], rtol=1e-3)
+
+
+def test_trend_moderation_three_levels():
+    counts = pd.read_csv(HARD / "outliers_counts.csv.gz", index_col=0)
+    samples = pd.read_csv(HARD / "outliers_samples.csv", index_col=0)
+    fit = dgeflow.fit(counts, samples, "~ condition", method="limma_voom")
+    ref = pd.read_csv(HARD / "outliers_voom_trend_C_vs_A.csv.gz", index_col=0)
+    _check_top_table(fit.results(("condition", "C", "A"), trend=True), ref)

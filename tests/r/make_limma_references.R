@@ -44,3 +44,10 @@ r <- voom_fit("outliers", ~ condition)
 write_gz(top(eBayes(r$fit), coef = "conditionB"), "outliers_voom_B_vs_A.csv.gz")
 cfit <- contrasts.fit(r$fit, c(0, -1, 1))
 write_gz(top(eBayes(cfit)), "outliers_voom_C_vs_B.csv.gz")
+
+# limma-trend style moderation: eBayes(trend = TRUE) on the voom fit of the covariate design
+r <- voom_fit("lowcount", ~ rin + batch + condition)
+write_gz(top(eBayes(r$fit, trend = TRUE), coef = "conditiontreated"),
+         "lowcount_voom_trend_condition.csv.gz")
+r <- voom_fit("outliers", ~ condition)
+write_gz(top(eBayes(r$fit, trend = TRUE), coef = "conditionC"), "outliers_voom_trend_C_vs_A.csv.gz")
