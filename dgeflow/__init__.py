@@ -9,10 +9,10 @@ DESeq2 (Love, Huber & Anders 2014) and limma-voom (Law et al. 2014) behind one e
 """
 
 from dgeflow.api import METHODS, filter_by_expr, fit
+from dgeflow.deseq2.model import DESeqFit, load_fit, rlog, vst
+from dgeflow.deseq2.size_factors import size_factors
 from dgeflow.formula import FormulaError, design_matrix, parse_formula
 from dgeflow.limma.model import VoomFit
-from dgeflow.model import DESeqFit, load_fit, rlog, vst
-from dgeflow.size_factors import size_factors
 
 __version__ = "0.1.0"
 __all__ = [

@@ -7,11 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from dgeflow.deseq2.model import DESeqFit
+from dgeflow.deseq2.model import fit as fit_deseq2
 from dgeflow.edger.filter_by_expr import filter_by_expr_mask
 from dgeflow.formula import design_matrix, parse_formula
 from dgeflow.limma.model import VoomFit, fit_voom
-from dgeflow.model import DESeqFit
-from dgeflow.model import fit as fit_deseq2
 
 METHODS = ("deseq2", "limma_voom")
 
@@ -34,7 +34,7 @@ def fit(
     design
         Formula such as ``"~ batch + condition"`` (parsed, never evaluated).
     method
-        ``"deseq2"`` (:func:`dgeflow.model.fit`; DESeq2's column names) or ``"limma_voom"``
+        ``"deseq2"`` (:func:`dgeflow.deseq2.model.fit`; DESeq2's column names) or ``"limma_voom"``
         (:func:`dgeflow.limma.model.fit_voom`; limma's column names).
     **options
         Passed to the method's fit, e.g. ``reference_levels``, ``test``/``reduced`` (DESeq2),

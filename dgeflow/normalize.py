@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from dgeflow.size_factors import size_factors
+from dgeflow.deseq2.size_factors import size_factors
 
 NORMALIZATION_METHODS = ("cpm", "tpm", "rpkm", "fpkm", "median_of_ratios", "tmm")
 LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
@@ -240,7 +240,7 @@ def median_of_ratios(counts: pd.DataFrame, size_factor_method: str = "ratio") ->
         Raw counts, genes x samples.
     size_factor_method
         ``"ratio"`` (DESeq2's default) or ``"poscounts"``, passed to
-        :func:`dgeflow.size_factors.size_factors`.
+        :func:`dgeflow.deseq2.size_factors.size_factors`.
 
     Returns
     -------

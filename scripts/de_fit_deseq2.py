@@ -4,7 +4,7 @@ import logging
 
 import dgeflow
 from dgeflow import plots
-from dgeflow.filtering import prefilter_counts
+from dgeflow.deseq2.filtering import prefilter_counts
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.threads import limit_threads
 

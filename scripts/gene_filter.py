@@ -4,7 +4,7 @@ import logging
 
 import pandas as pd
 
-from dgeflow.filtering import gene_categories
+from dgeflow.deseq2.filtering import gene_categories
 from dgeflow.io import log_to_file, read_table
 
 log_to_file(snakemake.log[0])

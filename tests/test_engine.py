@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 import dgeflow
-from dgeflow.filtering import bh_adjust
 from dgeflow.formula import (
     FormulaError,
     check_design,
@@ -15,6 +14,7 @@ from dgeflow.formula import (
     design_matrix,
     parse_formula,
 )
+from dgeflow.multiple_testing import bh_adjust
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +199,7 @@ def test_cooks_replacement_with_seven_replicates():
 
 
 def test_gene_categories_partition_results(toy):
-    from dgeflow.filtering import gene_categories
+    from dgeflow.deseq2.filtering import gene_categories
 
     counts, samples = toy
     res = dgeflow.fit(counts, samples, "~ condition").results(("condition", "trtA", "ctrl"))
@@ -210,7 +210,7 @@ def test_gene_categories_partition_results(toy):
 
 
 def test_prefilter_counts(toy):
-    from dgeflow.filtering import prefilter_counts
+    from dgeflow.deseq2.filtering import prefilter_counts
 
     counts, _ = toy
     assert prefilter_counts(counts, 0, 1) is counts
@@ -260,7 +260,7 @@ def test_level_names_that_clash_after_cleaning(toy):
 def test_weighted_upper_quantile_variance_equal_weights():
     from scipy.stats import norm
 
-    from dgeflow.rlog import weighted_upper_quantile_variance
+    from dgeflow.deseq2.rlog import weighted_upper_quantile_variance
 
     x = np.random.default_rng(1).normal(0, 2, 1001)
     expected = (np.quantile(np.abs(x), 0.95) / norm.ppf(0.975)) ** 2

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import dgeflow
-from dgeflow import filtering
+from dgeflow.deseq2 import filtering
 from dgeflow.lowess import lowess
 
 HARD = Path(__file__).parent / "data" / "r_reference" / "hard"

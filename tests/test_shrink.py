@@ -8,7 +8,7 @@ from pydeseq2_cases import reference, synthetic_case
 from scipy.optimize import minimize_scalar
 
 import dgeflow
-from dgeflow import shrink
+from dgeflow.deseq2 import shrink
 
 CASES = [
     ("single_factor", "~ condition", ("condition", "B", "A"), 0.02),

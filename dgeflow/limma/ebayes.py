@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import digamma, polygamma
 
-from dgeflow.filtering import bh_adjust
+from dgeflow.multiple_testing import bh_adjust
 
 
 def trigamma_inverse(x: float) -> float:

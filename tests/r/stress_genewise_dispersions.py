@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dgeflow.dispersion import estimate_genewise_dispersions
-from dgeflow.size_factors import size_factors
+from dgeflow.deseq2.dispersion import estimate_genewise_dispersions
+from dgeflow.deseq2.size_factors import size_factors
 
 R_SCRIPT = """
 suppressMessages(library(DESeq2))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from dgeflow.glm import fit_nb_glm
+from dgeflow.deseq2.glm import fit_nb_glm
 
 LOG2 = np.log(2.0)
 

@@ -11,10 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dgeflow import cooks as cooks_mod
-from dgeflow import filtering
 from dgeflow.contrasts import contrast_vector, is_level_contrast
-from dgeflow.dispersion import estimate_genewise_dispersions, estimate_map_dispersions
+from dgeflow.deseq2 import cooks as cooks_mod
+from dgeflow.deseq2 import filtering
+from dgeflow.deseq2.dispersion import estimate_genewise_dispersions, estimate_map_dispersions
+from dgeflow.deseq2.glm import GLMFit, fit_nb_glm
+from dgeflow.deseq2.hypothesis import lrt_test, wald_test
+from dgeflow.deseq2.rlog import rlog_from_trend
+from dgeflow.deseq2.size_factors import size_factors as estimate_size_factors
+from dgeflow.deseq2.trend import DispersionTrend, dispersion_prior_variance, fit_dispersion_trend
+from dgeflow.deseq2.vst import vst_from_trend
 from dgeflow.formula import (
     DesignMatrix,
     FormulaError,
@@ -22,14 +28,9 @@ from dgeflow.formula import (
     design_matrix,
     parse_formula,
 )
-from dgeflow.glm import GLMFit, fit_nb_glm
-from dgeflow.hypothesis import lrt_test, wald_test
+from dgeflow.multiple_testing import bh_adjust
 from dgeflow.nb import nb_deviance
-from dgeflow.rlog import rlog_from_trend
-from dgeflow.size_factors import size_factors as estimate_size_factors
 from dgeflow.threads import chunk_slices
-from dgeflow.trend import DispersionTrend, dispersion_prior_variance, fit_dispersion_trend
-from dgeflow.vst import vst_from_trend
 
 LOG2 = np.log(2.0)
 RESULT_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
@@ -261,10 +262,10 @@ class DESeqFit:
                 res["pvalue"].to_numpy(), res["baseMean"].to_numpy(), alpha
             )
         else:
-            padj = filtering.bh_adjust(res["pvalue"].to_numpy())
+            padj = bh_adjust(res["pvalue"].to_numpy())
         res["padj"] = padj
         if shrink:
-            from dgeflow.shrink import shrink_lfc
+            from dgeflow.deseq2.shrink import shrink_lfc
 
             target, target_vec = self, vec
             if np.count_nonzero(vec) > 1 and is_level_contrast(contrast):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import polygamma
 
-from dgeflow.dispersion import MIN_DISP, trimmed_mean
+from dgeflow.deseq2.dispersion import MIN_DISP, trimmed_mean
 from dgeflow.rrandom import RStream
 
 

@@ -1,5 +1,5 @@
 """Dispersion estimation as DESeq2: gene-wise Cox-Reid MLE and MAP shrinkage towards the trend
-(the trend and the prior variance are in :mod:`dgeflow.trend`).
+(the trend and the prior variance are in :mod:`dgeflow.deseq2.trend`).
 
 All functions work on genes that are not all-zero; the caller removes those first.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dgeflow import threads
-from dgeflow.glm import fitted_means
+from dgeflow.deseq2.glm import fitted_means
 from dgeflow.nb import CrossProducts, DispersionPosterior, log_posterior
 
 MIN_DISP = 1e-8

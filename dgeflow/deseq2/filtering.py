@@ -1,4 +1,5 @@
-"""Multiple testing: Benjamini-Hochberg and DESeq2's independent filtering on the mean count."""
+"""DESeq2's independent filtering on the mean count, its gene categories, and the optional count
+pre-filter of the DESeq2 path."""
 
 from __future__ import annotations
 
@@ -6,24 +7,7 @@ import numpy as np
 import pandas as pd
 
 from dgeflow.lowess import lowess
-
-
-def bh_adjust(pvalues: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values; NaNs stay NaN and do not count towards ``n``."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    pv = p[ok]
-    n = pv.size
-    if n == 0:
-        return out
-    order = np.argsort(pv)[::-1]
-    ranks = np.arange(n, 0, -1)
-    adj = np.minimum.accumulate(n / ranks * pv[order])
-    res = np.empty(n)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
+from dgeflow.multiple_testing import bh_adjust
 
 
 def r_quantile(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
