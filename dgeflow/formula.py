@@ -314,3 +314,27 @@ def coefficient_table(dm: DesignMatrix) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def fitted_design(
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    design: str,
+    reference_levels: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, DesignMatrix]:
+    """The sample sheet in count-column order and its checked design matrix, for a fit.
+
+    Raises ``TypeError`` for non-DataFrame inputs, ``ValueError`` naming count columns that
+    have no sample-sheet row, and :class:`FormulaError` for a design that cannot be fitted.
+    """
+    if not isinstance(counts, pd.DataFrame) or not isinstance(samples, pd.DataFrame):
+        raise TypeError("counts and samples must be pandas DataFrames")
+    missing = [s for s in counts.columns if s not in samples.index]
+    if missing:
+        raise ValueError(
+            f"samples {', '.join(map(str, missing[:5]))} have no row in the sample sheet"
+        )
+    samples = samples.loc[list(counts.columns)]
+    dm = design_matrix(parse_formula(design), samples, reference_levels)
+    check_design(dm)
+    return samples, dm

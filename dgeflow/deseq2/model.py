@@ -24,8 +24,8 @@ from dgeflow.deseq2.vst import vst_from_trend
 from dgeflow.formula import (
     DesignMatrix,
     FormulaError,
-    check_design,
     design_matrix,
+    fitted_design,
     parse_formula,
 )
 from dgeflow.multiple_testing import bh_adjust
@@ -554,16 +554,7 @@ def fit(
     -------
     DESeqFit
     """
-    if not isinstance(counts, pd.DataFrame) or not isinstance(samples, pd.DataFrame):
-        raise TypeError("counts and samples must be pandas DataFrames")
-    missing = [s for s in counts.columns if s not in samples.index]
-    if missing:
-        raise ValueError(
-            f"samples {', '.join(map(str, missing[:5]))} have no row in the sample sheet"
-        )
-    samples = samples.loc[list(counts.columns)]
-    dm = design_matrix(parse_formula(design), samples, reference_levels)
-    check_design(dm)
+    samples, dm = fitted_design(counts, samples, design, reference_levels)
     if reduced:
         parse_formula(reduced)
     y_all = _as_count_matrix(counts)

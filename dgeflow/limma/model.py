@@ -12,7 +12,7 @@ import pandas as pd
 
 from dgeflow.contrasts import contrast_vector
 from dgeflow.edger.filter_by_expr import filter_by_expr_mask
-from dgeflow.formula import DesignMatrix, check_design, design_matrix, parse_formula
+from dgeflow.formula import DesignMatrix, fitted_design
 from dgeflow.limma.ebayes import moderated_t, top_table
 from dgeflow.limma.linear_model import LinearModelFit, contrast_fit, lm_fit
 from dgeflow.limma.voom import Voom, voom
@@ -118,16 +118,7 @@ def fit_voom(
 ) -> VoomFit:
     """limma-voom as its user guide runs it: ``filterByExpr(design)``, TMM factors of the kept
     genes with their own library sizes (``keep.lib.sizes = FALSE``), ``voom``, ``lmFit``."""
-    if not isinstance(counts, pd.DataFrame) or not isinstance(samples, pd.DataFrame):
-        raise TypeError("counts and samples must be pandas DataFrames")
-    missing = [s for s in counts.columns if s not in samples.index]
-    if missing:
-        raise ValueError(
-            f"samples {', '.join(map(str, missing[:5]))} have no row in the sample sheet"
-        )
-    samples = samples.loc[list(counts.columns)]
-    dm = design_matrix(parse_formula(design), samples, reference_levels)
-    check_design(dm)
+    samples, dm = fitted_design(counts, samples, design, reference_levels)
     y = counts.to_numpy(dtype=float)
     if filter_by_expr:
         keep = filter_by_expr_mask(y, dm.matrix, **(filter_options or {}))
