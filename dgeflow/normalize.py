@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from dgeflow.deseq2.size_factors import size_factors
 
@@ -252,50 +251,81 @@ def median_of_ratios(counts: pd.DataFrame, size_factor_method: str = "ratio") ->
     return counts / factors
 
 
-def _tmm_factor_against(
+def _tmm_factors_against(
     obs: np.ndarray,
     ref: np.ndarray,
-    lib_obs: float,
+    lib_obs: np.ndarray,
     lib_ref: float,
     logratio_trim: float,
     sum_trim: float,
     do_weighting: bool,
     a_cutoff: float,
-) -> float:
-    """TMM factor of one sample against the reference sample (before geometric rescaling)."""
+) -> np.ndarray:
+    """TMM factors of a block of samples (columns of ``obs``) against the reference sample
+    (before geometric rescaling), all columns at once."""
     with np.errstate(divide="ignore", invalid="ignore"):
         p_obs = obs / lib_obs
-        p_ref = ref / lib_ref
+        p_ref = (ref / lib_ref)[:, None]
         log_ratio = np.log2(p_obs / p_ref)  # M values
         abs_expr = (np.log2(p_obs) + np.log2(p_ref)) / 2  # A values
         # delta-method variance of M under binomial sampling, used as inverse weights
-        variance = (lib_obs - obs) / lib_obs / obs + (lib_ref - ref) / lib_ref / ref
+        variance = (lib_obs - obs) / lib_obs / obs + ((lib_ref - ref) / lib_ref / ref)[:, None]
     usable = np.isfinite(log_ratio) & np.isfinite(abs_expr) & (abs_expr > a_cutoff)
-    log_ratio, abs_expr, variance = log_ratio[usable], abs_expr[usable], variance[usable]
-    if log_ratio.size == 0:
-        # the two libraries share no gene with positive counts: edgeR returns 1
-        return 1.0
-    if np.max(np.abs(log_ratio)) < 1e-6:
-        return 1.0
-    n = log_ratio.size
-    # trim by ranks (ties averaged), keeping ranks lo..hi on both M and A
+    log_ratio[~usable] = np.nan
+    abs_expr[~usable] = np.nan
+    n = usable.sum(axis=0)
+    # trim by ranks (ties averaged) among each sample's usable genes, keeping ranks lo..hi on
+    # both M and A
     lo_m = np.floor(n * logratio_trim) + 1
     hi_m = n + 1 - lo_m
     lo_a = np.floor(n * sum_trim) + 1
     hi_a = n + 1 - lo_a
-    rank_m = rankdata(log_ratio)
-    rank_a = rankdata(abs_expr)
-    keep = (rank_m >= lo_m) & (rank_m <= hi_m) & (rank_a >= lo_a) & (rank_a <= hi_a)
-    if not keep.any():
-        return 1.0
-    if do_weighting:
-        weights = 1.0 / variance[keep]
-        mean_log_ratio = np.sum(log_ratio[keep] * weights) / np.sum(weights)
-    else:
-        mean_log_ratio = np.mean(log_ratio[keep])
-    if not np.isfinite(mean_log_ratio):
-        return 1.0
-    return float(2.0**mean_log_ratio)
+    keep = np.zeros(usable.shape, dtype=bool)
+    for j in range(obs.shape[1]):
+        rows = np.flatnonzero(usable[:, j])
+        if rows.size:
+            keep[rows, j] = _ranks_within(log_ratio[rows, j], lo_m[j], hi_m[j]) & _ranks_within(
+                abs_expr[rows, j], lo_a[j], hi_a[j]
+            )
+    m_kept = np.where(keep, log_ratio, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if do_weighting:
+            weights = np.where(keep, 1.0 / variance, 0.0)
+            mean_log_ratio = (m_kept * weights).sum(axis=0) / weights.sum(axis=0)
+        else:
+            mean_log_ratio = m_kept.sum(axis=0) / keep.sum(axis=0)
+    factors = 2.0**mean_log_ratio
+    # edgeR returns 1 for a sample sharing no positive gene with the reference, for one equal
+    # to it, and when the trimmed mean is not finite
+    max_abs_m = np.nanmax(np.where(usable, np.abs(log_ratio), -np.inf), axis=0)
+    degenerate = (n == 0) | (max_abs_m < 1e-6) | ~keep.any(axis=0) | ~np.isfinite(factors)
+    return np.where(degenerate, 1.0, factors)
+
+
+def _ranks_within(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Whether each value's rank (ties averaged, as R's ``rank``) lies in ``[lo, hi]``.
+
+    Two order statistics from a partial sort decide it: values strictly between the lo-th and
+    hi-th smallest are inside; values equal to either are inside when their tie group's mean
+    rank is.
+    """
+    n = values.size
+    lo_i, hi_i = int(lo) - 1, int(hi) - 1
+    if lo_i > hi_i or lo_i >= n:
+        return np.zeros(n, dtype=bool)
+    v_lo, v_hi = np.partition(values, [lo_i, hi_i])[[lo_i, hi_i]]
+    keep = (values > v_lo) & (values < v_hi)
+    for v in {v_lo, v_hi}:
+        below = np.count_nonzero(values < v)
+        ties = values == v
+        mean_rank = below + (np.count_nonzero(ties) + 1) / 2
+        if lo <= mean_rank <= hi:
+            keep |= ties
+    return keep
+
+
+# samples per block of the vectorized TMM: bounds its (genes x block) temporaries
+_TMM_BLOCK = 64
 
 
 def tmm_factors(
@@ -366,21 +396,19 @@ def tmm_factors(
     else:
         ref = int(ref_column)
 
-    factors = np.array(
-        [
-            _tmm_factor_against(
-                x[:, j],
-                x[:, ref],
-                libs[j],
-                libs[ref],
-                logratio_trim,
-                sum_trim,
-                do_weighting,
-                a_cutoff,
-            )
-            for j in range(n_samples)
-        ]
-    )
+    factors = np.empty(n_samples)
+    for start in range(0, n_samples, _TMM_BLOCK):
+        cols = slice(start, min(start + _TMM_BLOCK, n_samples))
+        factors[cols] = _tmm_factors_against(
+            x[:, cols],
+            x[:, ref],
+            libs[cols],
+            libs[ref],
+            logratio_trim,
+            sum_trim,
+            do_weighting,
+            a_cutoff,
+        )
     factors = factors / np.exp(np.mean(np.log(factors)))
     return pd.Series(factors, index=counts.columns, name="norm_factor")
 

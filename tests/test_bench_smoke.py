@@ -66,3 +66,23 @@ def test_parse_size(bench):
     assert bench.parse_size("20000x200") == (20000, 200)
     with pytest.raises(Exception, match="size"):
         bench.parse_size("20000")
+
+
+def test_methods_benchmark(tmp_path):
+    """benchmarks/bench_methods.py on a tiny matrix: every dgeflow method timed; R's limma
+    timed and compared where R is installed, else a row that says why not."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_methods", BENCH.parent / "bench_methods.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = module.main(["--sizes", "800x12", "--runs", "1", "--out-dir", str(tmp_path)])
+    assert len(list(tmp_path.glob("methods_*.tsv"))) == 1
+    rows = table.set_index("method")
+    for method in ("deseq2", "limma_voom"):
+        assert rows.loc[method, "median_s"] > 0 and rows.loc[method, "peak_rss_mb"] > 0
+    r_row = rows.loc["R_limma_voom"]
+    if r_row["note"]:
+        assert "not" in r_row["note"]  # "Rscript not found" / "... not installed"
+    else:
+        assert rows.loc["limma_voom", "max_rel_diff_pvalue_vs_R"] < 1e-6

@@ -198,3 +198,21 @@ def test_rpkm_matches_edger_on_tximport_counts(shared_data: Path) -> None:
     ref = pd.read_csv(folder / "edger_rpkm_rowmean_length.csv.gz", index_col=0)
     assert _max_rel_diff(nm.rpkm(counts, lengths), ref) < 1e-6
     np.testing.assert_allclose(nm.tpm(counts, lengths).sum(axis=0), 1e6)
+
+
+def test_rank_trim_equals_average_ranks_with_ties():
+    """TMM's trim by partial sort keeps exactly the values whose average rank is in range."""
+    from scipy.stats import rankdata
+
+    from dgeflow.normalize import _ranks_within
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5, 17, 200):
+        for _ in range(20):
+            values = rng.integers(0, 6, n).astype(float)  # many ties
+            lo = np.floor(n * 0.3) + 1
+            hi = n + 1 - lo
+            ranks = rankdata(values)
+            np.testing.assert_array_equal(
+                _ranks_within(values, lo, hi), (ranks >= lo) & (ranks <= hi)
+            )
