@@ -239,9 +239,12 @@ def _overview(outdir: Path, config: dict) -> dict:
         }
         for c in config.get("contrasts") or []
     ]
+    methods = _nested(config, "de", "methods", default=["deseq2"])
     return {
         "design": str(config.get("design", "")),
         "contrasts": contrasts,
+        # contrast links point at the first method's section
+        "first_method": str(methods[0]) if methods else "deseq2",
         "n_genes": format_number(n_genes) if n_genes is not None else "unknown",
         "n_samples": format_number(n_samples) if n_samples is not None else "unknown",
         "config_yaml": yaml.safe_dump(config, sort_keys=False, default_flow_style=False),
