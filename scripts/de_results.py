@@ -30,7 +30,7 @@ if method == "deseq2":
     )
     ma = plots.ma_plot(table, alpha=de["alpha"])
 else:
-    table = model.results(contrast=triple, trend=de["voom_trend"])
+    table = model.results(contrast=triple, trend=de["voom_trend"], robust=de["voom_robust"])
     ma = plots.ma_plot(
         table,
         alpha=de["alpha"],

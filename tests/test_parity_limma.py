@@ -147,3 +147,25 @@ def test_trend_moderation_three_levels():
     fit = dgeflow.fit(counts, samples, "~ condition", method="limma_voom")
     ref = pd.read_csv(HARD / "outliers_voom_trend_C_vs_A.csv.gz", index_col=0)
     _check_top_table(fit.results(("condition", "C", "A"), trend=True), ref)
+
+
+def test_robust_moderation_gives_outliers_fewer_prior_df():
+    counts = pd.read_csv(HARD / "outliers_counts.csv.gz", index_col=0)
+    samples = pd.read_csv(HARD / "outliers_samples.csv", index_col=0)
+    fit = dgeflow.fit(counts, samples, "~ condition", method="limma_voom")
+    res = fit.results(("condition", "B", "A"), robust=True)
+    _check_top_table(res, pd.read_csv(HARD / "outliers_voom_robust_B_vs_A.csv.gz", index_col=0))
+    ref = pd.read_csv(HARD / "outliers_voom_robust_df_prior.csv.gz", index_col=0)["df.prior"]
+    df_prior = np.asarray(res.attrs["df_prior"])
+    np.testing.assert_allclose(df_prior, ref.loc[res.index], rtol=1e-6)
+    assert df_prior.min() < 0.5 * np.median(df_prior)  # some genes are shrunk less
+
+
+def test_robust_moderation_covariate_design(lowcount):
+    ref = pd.read_csv(HARD / "lowcount_voom_robust_condition.csv.gz", index_col=0)
+    _check_top_table(lowcount.results(("condition", "treated", "control"), robust=True), ref)
+
+
+def test_robust_with_trend_is_refused_clearly(lowcount):
+    with pytest.raises(ValueError, match="robust moderation with a trend"):
+        lowcount.results(("condition", "treated", "control"), robust=True, trend=True)

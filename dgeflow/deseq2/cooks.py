@@ -6,7 +6,7 @@ import numpy as np
 from scipy.stats import f as f_dist
 
 from dgeflow import threads
-from dgeflow.deseq2.dispersion import trimmed_mean
+from dgeflow.rstats import trimmed_mean
 
 
 def design_cells(x: np.ndarray) -> np.ndarray:

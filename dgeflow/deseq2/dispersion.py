@@ -264,16 +264,6 @@ def estimate_genewise_dispersions(
     return GeneDispersions(est, res.iterations, mu)
 
 
-def trimmed_mean(x: np.ndarray, trim: float, axis: int = -1) -> np.ndarray:
-    """R's ``mean(x, trim=)``: drop ``floor(n * trim)`` values from each end."""
-    x = np.sort(x, axis=axis)
-    n = x.shape[axis]
-    lo = int(np.floor(n * trim))
-    if trim >= 0.5:
-        return np.median(x, axis=axis)
-    return np.take(x, np.arange(lo, n - lo), axis=axis).mean(axis=axis)
-
-
 @dataclass
 class MAPDispersions:
     disp_map: np.ndarray

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import polygamma
 
-from dgeflow.deseq2.dispersion import MIN_DISP, trimmed_mean
+from dgeflow.deseq2.dispersion import MIN_DISP
 from dgeflow.rrandom import RStream
+from dgeflow.rstats import trimmed_mean
 
 
 @dataclass

@@ -12,119 +12,45 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from scipy.special import digamma, polygamma
 
+from dgeflow.limma.fdist import fit_f_dist
+from dgeflow.limma.robust import fit_f_dist_robustly
 from dgeflow.multiple_testing import bh_adjust
-
-
-def trigamma_inverse(x: float) -> float:
-    """Solve ``trigamma(y) = x`` for y > 0 by Newton's method (limma's ``trigammaInverse``)."""
-    if x > 1e7:
-        return 1.0 / np.sqrt(x)
-    if x < 1e-6:
-        return 1.0 / x
-    y = 0.5 + 1.0 / x
-    for _ in range(50):
-        tri = polygamma(1, y)
-        step = tri * (1.0 - tri / x) / polygamma(2, y)
-        y += step
-        if -step / y < 1e-8:
-            break
-    return float(y)
-
-
-def natural_spline_basis(x: np.ndarray, df: int) -> np.ndarray:
-    """A basis of the natural cubic splines with ``df`` knots at the quantiles of ``x``
-    (boundary knots at its range), the space of R's ``splines::ns(x, df, intercept = TRUE)``.
-
-    Built from the truncated-power form (Hastie, Tibshirani & Friedman, eq. 5.4-5.5); any basis
-    of the same space gives the same least-squares fit, which is all limma uses it for.
-    """
-    x = np.asarray(x, dtype=float)
-    knots = np.quantile(x, np.linspace(0.0, 1.0, df), method="linear")
-    last = knots[-1]
-
-    def d(k: int) -> np.ndarray:
-        return (np.maximum(x - knots[k], 0.0) ** 3 - np.maximum(x - last, 0.0) ** 3) / (
-            last - knots[k]
-        )
-
-    columns = [np.ones_like(x), x]
-    columns += [d(k) - d(df - 2) for k in range(df - 2)]
-    return np.column_stack(columns)
-
-
-def fit_f_dist(
-    x: np.ndarray, df1: np.ndarray, covariate: np.ndarray | None = None
-) -> tuple[np.ndarray | float, float]:
-    """Moment estimates of the scale and second degrees of freedom of a scaled F distribution
-    fitted to variances ``x`` with ``df1`` degrees of freedom (limma's ``fitFDist``).
-
-    With a ``covariate`` (limma-trend: the average log-expression) the scale follows a natural
-    cubic spline in it (1-4 degrees of freedom by the number of genes, as limma), and one
-    scale per gene is returned. Returns ``(scale, df2)``; ``df2`` may be ``inf``.
-    """
-    x = np.asarray(x, dtype=float)
-    n = x.size
-    df1 = np.broadcast_to(np.asarray(df1, dtype=float), x.shape)
-    ok = np.isfinite(df1) & (df1 > 1e-15) & np.isfinite(x) & (x > -1e-15)
-    n_ok = int(ok.sum())
-    if n_ok == 0:
-        return np.nan, np.nan
-    if n_ok == 1:
-        return float(x[ok][0]), 0.0
-    spline_df = 1
-    if covariate is not None:
-        covariate = np.asarray(covariate, dtype=float)
-        spline_df = 1 + (n_ok >= 3) + (n_ok >= 6) + (n_ok >= 30)
-        spline_df = min(spline_df, np.unique(covariate[ok]).size)
-        if spline_df < 2:
-            scale, df2 = fit_f_dist(x, df1)
-            return np.full(n, scale), df2
-    if not ok.all() and covariate is not None:
-        raise ValueError("fit_f_dist with a covariate needs finite variances and df > 0")
-    x, df1 = np.maximum(x[ok], 0.0), df1[ok]
-    m = np.median(x)
-    if m == 0:
-        m = 1.0  # limma warns: more than half of the variances are exactly zero
-    x = np.maximum(x, 1e-5 * m)
-    e = np.log(x) - digamma(df1 / 2) + np.log(df1 / 2)
-    if covariate is None:
-        emean = e.mean()
-        evar = np.sum((e - emean) ** 2) / (n_ok - 1)
-    else:
-        basis = natural_spline_basis(covariate, spline_df)
-        coef, *_ = np.linalg.lstsq(basis, e, rcond=None)
-        emean = basis @ coef
-        rank = np.linalg.matrix_rank(basis)
-        evar = np.sum((e - emean) ** 2) / (n_ok - rank)
-    evar -= np.mean(polygamma(1, df1 / 2))
-    if evar > 0:
-        df2 = 2.0 * trigamma_inverse(evar)
-        scale = np.exp(emean + digamma(df2 / 2) - np.log(df2 / 2))
-    else:
-        df2 = np.inf
-        scale = np.mean(x) if covariate is None else np.exp(emean)
-    return (float(scale) if covariate is None else scale), df2
 
 
 @dataclass
 class SqueezedVariances:
     var_post: np.ndarray
     var_prior: float | np.ndarray
-    df_prior: float
+    df_prior: float | np.ndarray
 
 
 def squeeze_var(
-    var: np.ndarray, df: np.ndarray, covariate: np.ndarray | None = None
+    var: np.ndarray,
+    df: np.ndarray,
+    covariate: np.ndarray | None = None,
+    robust: bool = False,
+    winsor_tail_p: tuple[float, float] = (0.05, 0.1),
 ) -> SqueezedVariances:
     """Posterior variances ``(df var + d0 s0^2) / (df + d0)`` (limma's ``squeezeVar``); with a
-    ``covariate`` the prior variance ``s0^2`` is a trend in it."""
-    var_prior, df_prior = fit_f_dist(var, df, covariate)
-    if np.isfinite(df_prior):
-        post = (df * var + df_prior * var_prior) / (df + df_prior)
+    ``covariate`` the prior variance ``s0^2`` is a trend in it; ``robust`` gives outlying
+    variances their own, smaller prior df ``d0`` (an array then)."""
+    if robust:
+        if covariate is not None:
+            raise ValueError("robust moderation with a trend is not available yet")
+        df1 = np.unique(np.asarray(df, dtype=float))
+        if df1.size != 1:
+            raise ValueError("robust moderation needs equal residual df for every gene")
+        fit = fit_f_dist_robustly(var, float(df1[0]), winsor_tail_p)
+        var_prior, df_prior = fit.scale, fit.df2_shrunk
     else:
-        post = np.broadcast_to(var_prior, np.shape(var)).astype(float)
+        var_prior, df_prior = fit_f_dist(var, df, covariate)
+    df_prior_arr = np.broadcast_to(df_prior, np.shape(var))
+    finite = np.isfinite(df_prior_arr)
+    post = np.broadcast_to(var_prior, np.shape(var)).astype(float)
+    with np.errstate(invalid="ignore"):
+        mixed = (df * var + df_prior_arr * var_prior) / (df + df_prior_arr)
+    post = np.where(finite, mixed, post)
     return SqueezedVariances(post, var_prior, df_prior)
 
 
@@ -169,7 +95,7 @@ class ModeratedT:
     df_total: np.ndarray
     s2_post: np.ndarray
     s2_prior: float | np.ndarray
-    df_prior: float
+    df_prior: float | np.ndarray
 
 
 def moderated_t(
@@ -181,10 +107,12 @@ def moderated_t(
     proportion: float = 0.01,
     stdev_coef_lim: tuple[float, float] = (0.1, 4.0),
     covariate: np.ndarray | None = None,
+    robust: bool = False,
 ) -> ModeratedT:
     """Moderated t, its p-value and the B-statistic for one contrast (limma's ``eBayes``;
-    ``covariate`` = the average expression for ``eBayes(trend = TRUE)``)."""
-    sq = squeeze_var(sigma**2, df_residual, covariate)
+    ``covariate`` = the average expression for ``eBayes(trend = TRUE)``, ``robust`` for
+    ``eBayes(robust = TRUE)``)."""
+    sq = squeeze_var(sigma**2, df_residual, covariate, robust)
     df_total = np.minimum(df_residual + sq.df_prior, np.sum(df_residual))
     t = estimate / stdev_unscaled / np.sqrt(sq.var_post)
     p_value = 2 * stats.t.sf(np.abs(t), df_total)
@@ -194,10 +122,10 @@ def moderated_t(
         var_prior = 1.0 / np.broadcast_to(sq.var_prior, t.shape)
     r = (stdev_unscaled**2 + var_prior) / stdev_unscaled**2
     t2 = t**2
-    if sq.df_prior > 1e6:
-        kernel = t2 * (1 - 1 / r) / 2
-    else:
-        kernel = (1 + df_total) / 2 * np.log((t2 + df_total) / (t2 / r + df_total))
+    infinite_df = np.broadcast_to(np.asarray(sq.df_prior) > 1e6, t.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        finite_kernel = (1 + df_total) / 2 * np.log((t2 + df_total) / (t2 / r + df_total))
+    kernel = np.where(infinite_df, t2 * (1 - 1 / r) / 2, finite_kernel)
     lods = np.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
     return ModeratedT(t, p_value, lods, df_total, sq.var_post, sq.var_prior, sq.df_prior)
 

@@ -86,23 +86,33 @@ class VoomFit:
             }
         )
 
-    def results(self, contrast: Any = None, *, trend: bool = False) -> pd.DataFrame:
+    def results(
+        self, contrast: Any = None, *, trend: bool = False, robust: bool = False
+    ) -> pd.DataFrame:
         """limma's ``topTable`` for one contrast, indexed by gene id in input order.
 
         ``contrast`` is ``(factor, level, reference)``, a coefficient name, a numeric vector
         over :attr:`result_names`, or ``None`` for the last coefficient. ``trend=True`` lets
-        the prior variance follow the average expression (``eBayes(trend = TRUE)``). Columns
+        the prior variance follow the average expression (``eBayes(trend = TRUE)``);
+        ``robust=True`` protects against outlying variances (``eBayes(robust = TRUE)``). Columns
         ``logFC, AveExpr, t, P.Value, adj.P.Val, B``; only the fitted genes.
         """
         vec, label = self.contrast_vector(contrast)
         lm = self.linear_model
         estimate, stdev = contrast_fit(lm, vec)
         mt = moderated_t(
-            estimate, stdev, lm.sigma, lm.df_residual, covariate=lm.amean if trend else None
+            estimate,
+            stdev,
+            lm.sigma,
+            lm.df_residual,
+            covariate=lm.amean if trend else None,
+            robust=robust,
         )
         res = pd.DataFrame(top_table(estimate, lm.amean, mt), index=self.genes)
         res.index.name = "gene_id"
-        res.attrs.update(contrast=label, method=self.method, df_prior=mt.df_prior, trend=trend)
+        res.attrs.update(
+            contrast=label, method=self.method, df_prior=mt.df_prior, trend=trend, robust=robust
+        )
         return res
 
 

@@ -51,3 +51,14 @@ write_gz(top(eBayes(r$fit, trend = TRUE), coef = "conditiontreated"),
          "lowcount_voom_trend_condition.csv.gz")
 r <- voom_fit("outliers", ~ condition)
 write_gz(top(eBayes(r$fit, trend = TRUE), coef = "conditionC"), "outliers_voom_trend_C_vs_A.csv.gz")
+
+# robust moderation (eBayes(robust = TRUE)): the outlier data set has genes with outlying
+# variances; the covariate design for the other branch of the prior df fit
+r <- voom_fit("outliers", ~ condition)
+eb <- eBayes(r$fit, robust = TRUE)
+write_gz(top(eb, coef = "conditionB"), "outliers_voom_robust_B_vs_A.csv.gz")
+write_gz(data.frame(gene_id = rownames(r$fit), df.prior = eb$df.prior),
+         "outliers_voom_robust_df_prior.csv.gz")
+r <- voom_fit("lowcount", ~ rin + batch + condition)
+write_gz(top(eBayes(r$fit, robust = TRUE), coef = "conditiontreated"),
+         "lowcount_voom_robust_condition.csv.gz")

@@ -12,6 +12,12 @@ if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
         "e.g. de: {test: lrt, reduced: '~ 1'}"
     )
 
+if config["de"]["voom_trend"] and config["de"]["voom_robust"]:
+    raise ValueError(
+        "config keys de.voom_trend and de.voom_robust are both true: robust moderation with a "
+        "trend is not available yet; set one of them to false"
+    )
+
 OUTDIR = os.path.normpath(config["outdir"])
 # TPM, RPKM and FPKM divide by gene length: without gene_lengths they are not requested at
 # all (so the DAG never contains them) and normalized/methods.tsv records why.
