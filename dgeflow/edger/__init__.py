@@ -1,5 +1,7 @@
-"""edgeR's pieces used by dgeflow: ``filterByExpr`` (TMM is in :mod:`dgeflow.normalize`)."""
+"""edgeR's pieces used by dgeflow: ``filterByExpr`` and ``locfitByCol`` (TMM is in
+:mod:`dgeflow.normalize`); the quasi-likelihood engine is being built on them."""
 
 from dgeflow.edger.filter_by_expr import filter_by_expr_mask, min_group_size
+from dgeflow.edger.locfit import locfit_by_col
 
-__all__ = ["filter_by_expr_mask", "min_group_size"]
+__all__ = ["filter_by_expr_mask", "locfit_by_col", "min_group_size"]

@@ -1,0 +1,26 @@
+# References for dgeflow's edgeR pieces, in tests/data/r_reference/edger/. Run from the
+# repository root: Rscript tests/r/make_edger_references.R
+# (R 4.2.2, edgeR 3.40.2, locfit 1.5 from Debian's packages; the tests never need R.)
+suppressMessages({library(edgeR); library(locfit)})
+dir <- file.path("tests", "data", "r_reference", "edger")
+dir.create(dir, showWarnings = FALSE, recursive = TRUE)
+
+# locfitByCol(degree = 0) is locfit's tree evaluation: several sizes and spans, edgeR's
+# span (10 / ntags)^0.23 among them, ties in x, two columns each
+set.seed(7004)
+cases <- list(c(300, 0.2), c(6000, (10 / 6000)^0.23), c(2001, 0.37), c(500, 0.05),
+              c(1234, 0.5), c(40, 0.3))
+out <- list()
+for (i in seq_along(cases)) {
+  n <- cases[[i]][1]; span <- cases[[i]][2]
+  x <- rnorm(n, 3, 2.5); x[seq_len(min(20, n))] <- round(x[seq_len(min(20, n))], 1)
+  y <- cbind(-abs(x - 2) + rnorm(n, 0, 0.5), sin(x) + rnorm(n, 0, 0.3))
+  fit <- locfitByCol(y, x, span = span, degree = 0)
+  out[[i]] <- data.frame(case = i, span = span, x = x, y1 = y[, 1], y2 = y[, 2],
+                         fitted1 = fit[, 1], fitted2 = fit[, 2])
+}
+d <- do.call(rbind, out)
+con <- gzfile(file.path(dir, "locfit_by_col.csv.gz"), "w")
+d[] <- lapply(d, signif, digits = 13)
+write.csv(d, con, row.names = FALSE, quote = FALSE)
+close(con)
