@@ -24,3 +24,18 @@ con <- gzfile(file.path(dir, "locfit_by_col.csv.gz"), "w")
 d[] <- lapply(d, signif, digits = 13)
 write.csv(d, con, row.names = FALSE, quote = FALSE)
 close(con)
+
+# maximizeInterpolant on the estimateDisp grid: smooth, peaked, monotone and flat rows
+set.seed(7005)
+grid <- seq(-10, 10, length.out = 21)
+peak <- runif(300, -12, 12)
+curv <- exp(runif(300, -3, 1))
+y <- -curv * outer(peak, grid, function(p, g) (g - p)^2) + matrix(rnorm(300 * 21, 0, 0.3), 300)
+y[1:20, ] <- matrix(rep(-grid, each = 20), 20)          # decreasing: maximum at the left end
+y[21:40, ] <- matrix(rep(grid, each = 20), 20)          # increasing: at the right end
+y[41:50, ] <- 0                                         # flat: the first grid point
+y[51:60, ] <- round(y[51:60, ], 1)                      # ties between grid values
+out <- maximizeInterpolant(grid, y)
+con <- gzfile(file.path(dir, "maximize_interpolant.csv.gz"), "w")
+write.csv(data.frame(signif(y, 15), max = signif(out, 15)), con, row.names = FALSE, quote = FALSE)
+close(con)
