@@ -39,3 +39,20 @@ out <- maximizeInterpolant(grid, y)
 con <- gzfile(file.path(dir, "maximize_interpolant.csv.gz"), "w")
 write.csv(data.frame(signif(y, 15), max = signif(out, 15)), con, row.names = FALSE, quote = FALSE)
 close(con)
+
+# estimateDisp's common and trended dispersion and AveLogCPM on MOV10 (filterByExpr genes, TMM)
+shared <- file.path("..", "shared", "data", "mov10")
+cts <- as.matrix(read.delim(file.path(shared, "Mov10_full_counts.txt"), row.names = 1))
+meta <- read.delim(file.path(shared, "Mov10_full_meta.txt"), row.names = 1)
+meta$sampletype <- relevel(factor(meta$sampletype), "control")
+design <- model.matrix(~ sampletype, meta[colnames(cts), ])
+y <- DGEList(cts)
+y <- calcNormFactors(y[filterByExpr(y, design), , keep.lib.sizes = FALSE])
+y <- estimateDisp(y, design)
+con <- gzfile(file.path(dir, "mov10_dispersion.csv.gz"), "w")
+write.csv(data.frame(gene_id = rownames(y), AveLogCPM = signif(y$AveLogCPM, 12),
+                     trended = signif(y$trended.dispersion, 12)), con, row.names = FALSE,
+          quote = FALSE)
+close(con)
+write.csv(data.frame(common = y$common.dispersion, prior_df = y$prior.df[1], span = y$span),
+          file.path(dir, "mov10_dispersion_summary.csv"), row.names = FALSE)
