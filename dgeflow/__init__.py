@@ -1,7 +1,7 @@
 """dgeflow: RNA-seq differential expression with vectorized engines that reproduce R's.
 
-DESeq2 (Love, Huber & Anders 2014) and limma-voom (Law et al. 2014) behind one entry point,
-:func:`fit`::
+DESeq2 (Love, Huber & Anders 2014), edgeR quasi-likelihood (Lund et al. 2012) and limma-voom
+(Law et al. 2014) behind one entry point, :func:`fit`::
 
     fit = dgeflow.fit(counts, samples, "~ sex + strain + treatment")  # method="deseq2"
     res = fit.results(contrast=("treatment", "treated", "control"))
@@ -11,6 +11,7 @@ DESeq2 (Love, Huber & Anders 2014) and limma-voom (Law et al. 2014) behind one e
 from dgeflow.api import METHODS, filter_by_expr, fit
 from dgeflow.deseq2.model import DESeqFit, load_fit, rlog, vst
 from dgeflow.deseq2.size_factors import size_factors
+from dgeflow.edger.model import QLFit
 from dgeflow.formula import FormulaError, design_matrix, parse_formula
 from dgeflow.limma.model import VoomFit
 
@@ -19,6 +20,7 @@ __all__ = [
     "DESeqFit",
     "FormulaError",
     "METHODS",
+    "QLFit",
     "VoomFit",
     "design_matrix",
     "filter_by_expr",

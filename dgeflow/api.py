@@ -10,10 +10,11 @@ import pandas as pd
 from dgeflow.deseq2.model import DESeqFit
 from dgeflow.deseq2.model import fit as fit_deseq2
 from dgeflow.edger.filter_by_expr import filter_by_expr_mask
+from dgeflow.edger.model import QLFit, fit_edger_ql
 from dgeflow.formula import design_matrix, parse_formula
 from dgeflow.limma.model import VoomFit, fit_voom
 
-METHODS = ("deseq2", "limma_voom")
+METHODS = ("deseq2", "edger_ql", "limma_voom")
 
 
 def fit(
@@ -22,7 +23,7 @@ def fit(
     design: str,
     method: str = "deseq2",
     **options: Any,
-) -> DESeqFit | VoomFit:
+) -> DESeqFit | QLFit | VoomFit:
     """Fit a design with one DE method; ``.results(contrast=...)`` then tests contrasts.
 
     Parameters
@@ -34,20 +35,20 @@ def fit(
     design
         Formula such as ``"~ batch + condition"`` (parsed, never evaluated).
     method
-        ``"deseq2"`` (:func:`dgeflow.deseq2.model.fit`; DESeq2's column names) or ``"limma_voom"``
-        (:func:`dgeflow.limma.model.fit_voom`; limma's column names).
+        ``"deseq2"`` (:func:`dgeflow.deseq2.model.fit`; DESeq2's column names), ``"edger_ql"``
+        (:func:`dgeflow.edger.model.fit_edger_ql`; edgeR's) or ``"limma_voom"``
+        (:func:`dgeflow.limma.model.fit_voom`; limma's).
     **options
         Passed to the method's fit, e.g. ``reference_levels``, ``test``/``reduced`` (DESeq2),
-        ``filter_by_expr`` (limma-voom).
+        ``filter_by_expr`` and ``robust`` (edgeR QL), ``filter_by_expr`` (limma-voom).
     """
     if method == "deseq2":
         return fit_deseq2(counts, samples, design, **options)
+    if method == "edger_ql":
+        return fit_edger_ql(counts, samples, design, **options)
     if method == "limma_voom":
         return fit_voom(counts, samples, design, **options)
-    raise ValueError(
-        f"method must be one of {', '.join(METHODS)}, got {method!r} (edgeR quasi-likelihood "
-        "is not available yet)"
-    )
+    raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
 
 
 def filter_by_expr(

@@ -126,7 +126,7 @@ def test_three_levels(contrast, ref_file):
 def test_unknown_method_is_refused():
     counts = pd.DataFrame({"a": [1, 2], "b": [3, 4]}, index=["g1", "g2"])
     samples = pd.DataFrame({"c": ["x", "y"]}, index=["a", "b"])
-    with pytest.raises(ValueError, match="method must be one of deseq2, limma_voom"):
+    with pytest.raises(ValueError, match="method must be one of deseq2, edger_ql, limma_voom"):
         dgeflow.fit(counts, samples, "~ c", method="voom")
 
 

@@ -380,11 +380,12 @@ def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLM
 def load_fit(path: str | Path) -> Any:
     """Load a fit written by a fit's ``save`` (:class:`DESeqFit` or
     :class:`dgeflow.limma.model.VoomFit`; trusted files only: it is a pickle)."""
+    from dgeflow.edger.model import QLFit
     from dgeflow.limma.model import VoomFit
 
     with open(path, "rb") as fh:
         obj = pickle.load(fh)
-    if not isinstance(obj, DESeqFit | VoomFit):
+    if not isinstance(obj, DESeqFit | QLFit | VoomFit):
         raise TypeError(f"{path} does not hold a dgeflow fit")
     return obj
 

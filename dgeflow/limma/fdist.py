@@ -23,15 +23,23 @@ def trigamma_inverse(x: float) -> float:
     return float(y)
 
 
-def natural_spline_basis(x: np.ndarray, df: int) -> np.ndarray:
+def spline_knots(x: np.ndarray, df: int) -> np.ndarray:
+    """Knots of ``splines::ns(x, df, intercept = TRUE)``: the range and ``df - 2`` interior
+    quantiles (R's type 7)."""
+    return np.quantile(np.asarray(x, dtype=float), np.linspace(0.0, 1.0, df), method="linear")
+
+
+def natural_spline_basis(x: np.ndarray, df: int, knots: np.ndarray | None = None) -> np.ndarray:
     """A basis of the natural cubic splines with ``df`` knots at the quantiles of ``x``
-    (boundary knots at its range), the space of R's ``splines::ns(x, df, intercept = TRUE)``.
+    (boundary knots at its range), the space of R's ``splines::ns(x, df, intercept = TRUE)``;
+    with ``knots`` given (from :func:`spline_knots`), the same space evaluated at new ``x``
+    (linear beyond the boundary knots, as ``predict`` of ``ns``).
 
     Built from the truncated-power form (Hastie, Tibshirani & Friedman, eq. 5.4-5.5); any basis
     of the same space gives the same least-squares fit, which is all limma uses it for.
     """
     x = np.asarray(x, dtype=float)
-    knots = np.quantile(x, np.linspace(0.0, 1.0, df), method="linear")
+    knots = spline_knots(x, df) if knots is None else knots
     last = knots[-1]
 
     def d(k: int) -> np.ndarray:
@@ -71,8 +79,6 @@ def fit_f_dist(
         if spline_df < 2:
             scale, df2 = fit_f_dist(x, df1)
             return np.full(n, scale), df2
-    if not ok.all() and covariate is not None:
-        raise ValueError("fit_f_dist with a covariate needs finite variances and df > 0")
     x, df1 = np.maximum(x[ok], 0.0), df1[ok]
     m = np.median(x)
     if m == 0:
@@ -83,11 +89,14 @@ def fit_f_dist(
         emean = e.mean()
         evar = np.sum((e - emean) ** 2) / (n_ok - 1)
     else:
-        basis = natural_spline_basis(covariate, spline_df)
+        # the trend is fitted on the usable genes and predicted for the others
+        knots = spline_knots(covariate[ok], spline_df)
+        basis = natural_spline_basis(covariate[ok], spline_df, knots)
         coef, *_ = np.linalg.lstsq(basis, e, rcond=None)
-        emean = basis @ coef
+        fitted = basis @ coef
         rank = np.linalg.matrix_rank(basis)
-        evar = np.sum((e - emean) ** 2) / (n_ok - rank)
+        evar = np.sum((e - fitted) ** 2) / (n_ok - rank)
+        emean = natural_spline_basis(covariate, spline_df, knots) @ coef
     evar -= np.mean(polygamma(1, df1 / 2))
     if evar > 0:
         df2 = 2.0 * trigamma_inverse(evar)

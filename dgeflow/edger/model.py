@@ -1,0 +1,197 @@
+"""The edgeR quasi-likelihood path behind ``dgeflow.fit(..., method="edger_ql")``, as edgeR 3.40
+runs it by default: filterByExpr, TMM of the kept genes, ``estimateDisp`` (trended dispersion),
+``glmQLFit`` (quasi-likelihood dispersions squeezed towards an abundance trend) and
+``glmQLFTest`` per contrast (Lund et al. 2012; Chen, Lun & Smyth 2016)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from dgeflow.contrasts import contrast_vector
+from dgeflow.edger.dispersion import Dispersions, estimate_dispersions
+from dgeflow.edger.filter_by_expr import filter_by_expr_mask
+from dgeflow.edger.glm import fit_glm, nb_deviance
+from dgeflow.formula import fitted_design
+from dgeflow.limma.ebayes import squeeze_var
+from dgeflow.multiple_testing import bh_adjust
+from dgeflow.normalize import tmm_factors
+
+EDGER_COLUMNS = ["logFC", "logCPM", "F", "PValue", "FDR"]
+PRIOR_COUNT = 0.125  # glmFit's prior count for the reported log fold changes
+
+
+def residual_df(zero: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """Residual df per gene not counting samples whose fitted value and count are zero
+    (edgeR's ``.residDF``)."""
+    n, p = design.shape
+    n_zero = zero.sum(axis=1)
+    df = np.full(zero.shape[0], float(n - p))
+    df[n_zero == n] = 0.0
+    some = np.flatnonzero((n_zero > 0) & (n_zero < n))
+    if some.size:
+        patterns, which = np.unique(zero[some], axis=0, return_inverse=True)
+        for k, pattern in enumerate(patterns):
+            rank = np.linalg.matrix_rank(design[~pattern])
+            rows = some[which.ravel() == k]
+            df[rows] = max(n - pattern.sum() - rank, 0)
+    return df
+
+
+def _add_prior_count(y: np.ndarray, lib: np.ndarray, prior_count: float):
+    prior = prior_count * lib / lib.mean()
+    return y + prior, np.log(lib + 2.0 * prior)
+
+
+def _null_design(design: np.ndarray, contrast: np.ndarray) -> np.ndarray:
+    """A basis of the design's column space under ``contrast' beta = 0``."""
+    _, _, vt = np.linalg.svd(contrast[None, :])
+    return design @ vt[1:].T
+
+
+class QLFit:
+    """An edgeR quasi-likelihood fit of one design. Create it with
+    ``dgeflow.fit(..., method="edger_ql")``.
+
+    Attributes
+    ----------
+    keep, lib_size, norm_factors
+        filterByExpr's genes, their library sizes and TMM factors.
+    dispersions
+        estimateDisp's common and trended dispersions and AveLogCPM (kept genes).
+    df_prior, var_post, df_residual
+        The QL fit: prior df, posterior QL dispersions, residual df without zero fits.
+    """
+
+    method = "edger_ql"
+
+    def __init__(self, counts, samples, design, keep, norm_factors, dispersions, robust):
+        self.counts = counts
+        self.samples = samples
+        self.design = design
+        self.keep = keep
+        self.norm_factors = norm_factors
+        kept = counts.loc[keep.to_numpy()]
+        self.lib_size = pd.Series(kept.to_numpy().sum(axis=0).astype(float), index=counts.columns)
+        self.dispersions = dispersions
+        self.robust = robust
+        y = kept.to_numpy(dtype=float)
+        x = design.matrix
+        self._offset = np.log(self.lib_size.to_numpy() * norm_factors.to_numpy())
+        disp = dispersions.trended
+        self._beta_mle, self._mu = fit_glm(y, x, self._offset, disp)
+        self._deviance = nb_deviance(y, self._mu, disp)
+        y_prior, off_prior = _add_prior_count(y, np.exp(self._offset), PRIOR_COUNT)
+        self._beta_shrunk, _ = fit_glm(y_prior, x, off_prior, disp)
+        zero = (self._mu < 1e-4) & (y < 1e-4)
+        self.df_residual = residual_df(zero, x)
+        s2 = np.where(
+            self.df_residual > 0,
+            self._deviance / np.where(self.df_residual > 0, self.df_residual, 1.0),
+            0.0,
+        )
+        s2 = np.maximum(s2, 0.0)
+        sq = squeeze_var(s2, self.df_residual, covariate=dispersions.ave_log_cpm, robust=robust)
+        self.df_prior = sq.df_prior
+        self.var_post = sq.var_post
+        self._y = y
+
+    @property
+    def result_names(self) -> list[str]:
+        return list(self.design.columns)
+
+    @property
+    def genes(self) -> pd.Index:
+        return self.counts.index[self.keep.to_numpy()]
+
+    def contrast_vector(self, contrast: Any = None) -> tuple[np.ndarray, str]:
+        return contrast_vector(self.design, contrast)
+
+    def save(self, path: str | Path) -> None:
+        """Pickle the fit (read back with :func:`dgeflow.load_fit`)."""
+        with open(path, "wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @property
+    def sample_table(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "lib_size": self.lib_size,
+                "norm_factor": self.norm_factors,
+                "effective_lib_size": self.lib_size * self.norm_factors,
+            }
+        )
+
+    def results(self, contrast: Any = None) -> pd.DataFrame:
+        """edgeR's ``glmQLFTest`` + ``topTags`` for one contrast: columns ``logFC, logCPM, F,
+        PValue, FDR``, the fitted genes in input order."""
+        vec, label = self.contrast_vector(contrast)
+        x = self.design.matrix
+        y, disp = self._y, self.dispersions.trended
+        null = _null_design(x, vec)
+        _, mu0 = fit_glm(y, null, self._offset, disp)
+        lr = nb_deviance(y, mu0, disp) - self._deviance
+        df_test = 1
+        f_stat = lr / df_test / self.var_post
+        df_total = np.minimum(
+            np.asarray(self.df_prior) + self.df_residual, y.shape[0] * (x.shape[0] - x.shape[1])
+        )
+        pvalue = stats.f.sf(f_stat, df_test, df_total)
+        # below the Poisson bound the QL F-test is anti-conservative: take the Poisson LRT's
+        # p-value where it is larger (edgeR's poisson.bound)
+        below = ((self._mu * disp[:, None] + 1.0) * self.var_post[:, None] < 1.0).any(axis=1)
+        if below.any():
+            zeros = np.zeros(int(below.sum()))
+            _, mu_full = fit_glm(y[below], x, self._offset, zeros)
+            _, mu_null = fit_glm(y[below], null, self._offset, zeros)
+            lr_pois = nb_deviance(y[below], mu_null, zeros) - nb_deviance(y[below], mu_full, zeros)
+            pvalue[below] = np.maximum(pvalue[below], stats.chi2.sf(lr_pois, df_test))
+        res = pd.DataFrame(
+            {
+                "logFC": self._beta_shrunk @ vec / np.log(2.0),
+                "logCPM": self.dispersions.ave_log_cpm,
+                "F": f_stat,
+                "PValue": pvalue,
+                "FDR": bh_adjust(pvalue),
+            },
+            index=self.genes,
+        )
+        res.index.name = "gene_id"
+        res.attrs.update(contrast=label, method=self.method)
+        return res
+
+
+def fit_edger_ql(
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    design: str,
+    *,
+    reference_levels: dict[str, str] | None = None,
+    filter_by_expr: bool = True,
+    filter_options: dict[str, float] | None = None,
+    robust: bool = False,
+) -> QLFit:
+    """edgeR quasi-likelihood as its user guide runs it: ``filterByExpr(design)``, TMM of the
+    kept genes (``keep.lib.sizes = FALSE``), ``estimateDisp``, ``glmQLFit(robust=)``."""
+    samples, dm = fitted_design(counts, samples, design, reference_levels)
+    y = counts.to_numpy(dtype=float)
+    keep = (
+        filter_by_expr_mask(y, dm.matrix, **(filter_options or {}))
+        if filter_by_expr
+        else y.sum(axis=1) > 0
+    )
+    if keep.sum() < 2:
+        raise ValueError(
+            f"only {int(keep.sum())} genes pass filterByExpr: too few reads to fit edgeR "
+            "(lower filter min_count or check the counts)"
+        )
+    kept = counts.loc[keep]
+    nf = tmm_factors(kept)
+    lib = kept.to_numpy().sum(axis=0).astype(float) * nf.to_numpy()
+    disp: Dispersions = estimate_dispersions(kept.to_numpy(dtype=float), dm.matrix, lib)
+    return QLFit(counts, samples, dm, pd.Series(keep, index=counts.index), nf, disp, robust)

@@ -1,0 +1,62 @@
+"""edgeR quasi-likelihood (``dgeflow.fit(..., method="edger_ql")``) against edgeR 3.40.2:
+MOV10 from ../shared/data, and the simulated hard cases with references by
+tests/r/make_edger_references.R (a numeric covariate; a contrast of two non-reference levels;
+``glmQLFit(robust = TRUE)``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dgeflow
+
+HARD = Path(__file__).parent / "data" / "r_reference" / "hard"
+EDGER = ["logFC", "logCPM", "F", "PValue", "FDR"]
+
+
+def check_qlf_table(res: pd.DataFrame, ref: pd.DataFrame) -> None:
+    assert list(res.columns) == EDGER
+    ref = ref.loc[res.index]
+    assert len(ref) == len(res)
+    np.testing.assert_allclose(res["logFC"], ref["logFC"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(res["logCPM"], ref["logCPM"], rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(res["F"], ref["F"], rtol=1e-5, atol=1e-5)
+    for col in ("PValue", "FDR"):
+        np.testing.assert_allclose(res[col], ref[col], rtol=1e-5, atol=0, err_msg=col)
+    assert set(res.index[res["FDR"] < 0.05]) == set(ref.index[ref["FDR"] < 0.05])
+
+
+@pytest.fixture(scope="module")
+def mov10(shared_data):
+    d = shared_data / "mov10"
+    counts = pd.read_csv(d / "Mov10_full_counts.txt", sep="\t", index_col=0)
+    meta = pd.read_csv(d / "Mov10_full_meta.txt", sep="\t", index_col=0)
+    fit = dgeflow.fit(
+        counts, meta, "~ sampletype", method="edger_ql", reference_levels={"sampletype": "control"}
+    )
+    return fit, d / "r_reference"
+
+
+@pytest.mark.parametrize("level", ["MOV10_knockdown", "MOV10_overexpression"])
+def test_mov10_ql_f_test(mov10, level):
+    fit, ref_dir = mov10
+    res = fit.results(("sampletype", level, "control"))
+    check_qlf_table(
+        res, pd.read_csv(ref_dir / f"edger_qlf_{level}_vs_control.csv.gz", index_col=0)
+    )
+    summary = pd.read_csv(ref_dir / "edger_limma_summary.csv")
+    row = summary[(summary["method"] == "edgeR_QL") & summary["contrast"].str.startswith(level)]
+    assert int((res["FDR"] < 0.05).sum()) == row["n_fdr_lt_0.05"].iloc[0]
+    assert fit.dispersions.common == pytest.approx(row["common_dispersion"].iloc[0], rel=1e-8)
+    assert np.median(fit.df_prior) == pytest.approx(row["prior_df_median"].iloc[0], rel=1e-8)
+
+
+def test_mov10_tmm_and_filter(mov10):
+    fit, ref_dir = mov10
+    tmm = pd.read_csv(ref_dir / "edger_tmm_filtered.csv", index_col=0)
+    np.testing.assert_allclose(fit.norm_factors.loc[tmm.index], tmm["norm.factors"], rtol=1e-6)
+    keep = pd.read_csv(ref_dir / "edger_filterByExpr_keep.csv.gz", index_col=0)["keep"]
+    assert (fit.keep.loc[keep.index] == keep).all()
