@@ -60,3 +60,48 @@ def test_mov10_tmm_and_filter(mov10):
     np.testing.assert_allclose(fit.norm_factors.loc[tmm.index], tmm["norm.factors"], rtol=1e-6)
     keep = pd.read_csv(ref_dir / "edger_filterByExpr_keep.csv.gz", index_col=0)["keep"]
     assert (fit.keep.loc[keep.index] == keep).all()
+
+
+@pytest.fixture(scope="module")
+def lowcount():
+    counts = pd.read_csv(HARD / "lowcount_counts.csv.gz", index_col=0)
+    samples = pd.read_csv(HARD / "lowcount_samples.csv", index_col=0)
+    return dgeflow.fit(
+        counts,
+        samples,
+        "~ rin + batch + condition",
+        method="edger_ql",
+        reference_levels={"condition": "control"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("contrast", "ref_file"),
+    [
+        (("condition", "treated", "control"), "lowcount_qlf_condition.csv.gz"),
+        ("rin", "lowcount_qlf_rin.csv.gz"),
+    ],
+)
+def test_covariate_design(lowcount, contrast, ref_file):
+    """A design that is not a one-way layout: the general NB GLM fit, not group means."""
+    ref = pd.read_csv(
+        Path(__file__).parent / "data" / "r_reference" / "edger" / ref_file, index_col=0
+    )
+    check_qlf_table(lowcount.results(contrast), ref)
+
+
+@pytest.mark.parametrize(
+    ("contrast", "ref_file"),
+    [
+        (("condition", "B", "A"), "outliers_qlf_B_vs_A.csv.gz"),
+        (("condition", "C", "B"), "outliers_qlf_C_vs_B.csv.gz"),  # glmQLFTest(contrast = )
+    ],
+)
+def test_three_levels(contrast, ref_file):
+    counts = pd.read_csv(HARD / "outliers_counts.csv.gz", index_col=0)
+    samples = pd.read_csv(HARD / "outliers_samples.csv", index_col=0)
+    fit = dgeflow.fit(counts, samples, "~ condition", method="edger_ql")
+    ref = pd.read_csv(
+        Path(__file__).parent / "data" / "r_reference" / "edger" / ref_file, index_col=0
+    )
+    check_qlf_table(fit.results(contrast), ref)

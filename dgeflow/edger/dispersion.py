@@ -61,8 +61,11 @@ def grid_loglik(y: np.ndarray, design: np.ndarray, offset: np.ndarray) -> np.nda
             if sub_design.shape[0] == sub_design.shape[1]:
                 continue
         y_sub = y[np.ix_(rows, np.flatnonzero(cols))]
+        beta = None  # each grid point's fit starts from the previous one's, as edgeR
         for i, disp in enumerate(GRID_DISPERSIONS):
-            loglik[rows, i] = adjusted_profile_lik(disp, y_sub, sub_design, offset[cols])
+            loglik[rows, i], beta = adjusted_profile_lik(
+                disp, y_sub, sub_design, offset[cols], beta
+            )
     return loglik
 
 

@@ -91,51 +91,122 @@ def fit_one_way(
     return beta, mu
 
 
+def levenberg_start(
+    y: np.ndarray, design: np.ndarray, offset: np.ndarray, dispersion: np.ndarray
+) -> np.ndarray:
+    """edgeR's "null" start: coefficients of a constant log mean, the weighted average of
+    ``y / exp(offset)`` with weights ``N / (1 + dispersion N)``."""
+    n_lib = np.exp(np.broadcast_to(offset, y.shape))
+    w = n_lib / (1.0 + dispersion[:, None] * n_lib)
+    level = np.log((y * w / n_lib).sum(axis=1) / w.sum(axis=1))
+    q, r = np.linalg.qr(design)
+    return np.linalg.solve(r, q.T @ np.ones(design.shape[0]))[None, :] * level[:, None]
+
+
+def fit_levenberg(
+    y: np.ndarray,
+    design: np.ndarray,
+    offset: np.ndarray,
+    dispersion: np.ndarray,
+    start: np.ndarray | None = None,
+    maxit: int = 250,
+    tol: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """edgeR's ``mglmLevenberg``, step for step and vectorized over genes: Fisher scoring with
+    Levenberg-Marquardt damping (``lambda`` starts at 1e-6 of the largest information, doubles
+    while a step raises the deviance, falls tenfold after a first-try step), stopping once the
+    Newton decrement ``dl . dbeta`` drops below ``tol``. It stops short of the exact maximum,
+    and where it stops is what edgeR reports, so this is what dgeflow reports too."""
+    y = np.asarray(y, dtype=float)
+    n, p = y.shape[0], design.shape[1]
+    offset = np.broadcast_to(offset, y.shape)
+    disp = np.broadcast_to(np.asarray(dispersion, dtype=float).reshape(-1), (n,))
+    beta = levenberg_start(y, design, offset, disp) if start is None else start.astype(float)
+    beta = beta.copy()
+    mu = np.exp(beta @ design.T + offset)
+    ymax = y.max(axis=1)
+    dev = nb_deviance(y, mu, disp)
+    cp = CrossProducts(design)
+    eye = np.zeros(cp.iu[0].size)
+    eye[[cp.pos[j, j] for j in range(p)]] = 1.0
+    max_info = np.full(n, -1.0)
+    lam = np.zeros(n)
+    active = np.flatnonzero(ymax >= LOW_VALUE)
+    mu[ymax < LOW_VALUE] = 0.0
+    beta[ymax < LOW_VALUE] = np.nan
+    for it in range(1, maxit + 1):
+        if active.size == 0:
+            break
+        ya, mua, da = y[active], mu[active], disp[active][:, None]
+        denom = 1.0 + mua * da
+        dl = ((ya - mua) / denom) @ design
+        xwx = cp.gram_flat(mua / denom)
+        max_info[active] = np.maximum(max_info[active], xwx[:, eye > 0].max(axis=1))
+        if it == 1:
+            lam[active] = np.maximum(max_info[active] * 1e-6, 1e-13)
+        # inner Levenberg loop, per gene until a step does not raise the deviance
+        pending = np.arange(active.size)
+        first_try = np.ones(active.size, dtype=bool)
+        step = np.zeros((active.size, p))
+        failed = np.zeros(active.size, dtype=bool)
+        low_dev = np.zeros(active.size, dtype=bool)
+        tries = 0
+        while pending.size:
+            tries += 1
+            g = active[pending]
+            damped = xwx[pending] + lam[g][:, None] * eye
+            dbeta = cp.solve(damped, dl[pending])
+            bad = ~np.isfinite(dbeta).all(axis=1)
+            while bad.any():  # Cholesky failed: more damping
+                lam[g[bad]] *= 10.0
+                damped[bad] = xwx[pending][bad] + lam[g[bad]][:, None] * eye
+                dbeta[bad] = cp.solve(damped[bad], dl[pending][bad])
+                bad = ~np.isfinite(dbeta).all(axis=1)
+            beta_new = beta[g] + dbeta
+            mu_new = np.exp(beta_new @ design.T + offset[g])
+            dev_new = nb_deviance(y[g], mu_new, disp[g])
+            low = dev_new / ymax[g] < 1e-13
+            accept = (dev_new <= dev[g]) | low
+            acc = pending[accept]
+            beta[g[accept]], mu[g[accept]], dev[g[accept]] = (
+                beta_new[accept],
+                mu_new[accept],
+                dev_new[accept],
+            )
+            step[acc] = dbeta[accept]
+            low_dev[acc] = low[accept]
+            if tries > 1:
+                first_try[acc] = False
+            rej = pending[~accept]
+            gr = active[rej]
+            lam[gr] *= 2.0
+            give_up = lam[gr] / max_info[gr] > 1e13
+            failed[rej[give_up]] = True
+            step[rej[give_up]] = dbeta[~accept][give_up]
+            first_try[rej] = False
+            pending = rej[~give_up]
+        divergence = np.einsum("gj,gj->g", dl, step)
+        stop = failed | low_dev | (divergence < tol)
+        keep_going = ~stop
+        lam[active[keep_going & first_try]] /= 10.0
+        active = active[keep_going]
+    return beta, mu
+
+
 def fit_glm(
     y: np.ndarray,
     design: np.ndarray,
     offset: np.ndarray,
     dispersion: np.ndarray,
-    maxit: int = 250,
-    tol: float = 1e-12,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """NB GLM fit of every gene: the one-way fit when the design is a one-way layout (as edgeR),
-    else Newton (Fisher scoring) with step halving to the maximum likelihood. Returns
-    ``(beta, mu)``."""
+    """NB GLM fit of every gene as edgeR's ``glmFit``: group means for a one-way layout, else
+    the Levenberg fit (from ``start`` when given). Returns ``(beta, mu)``."""
     y = np.asarray(y, dtype=float)
     disp = np.broadcast_to(np.asarray(dispersion, dtype=float).reshape(-1), (y.shape[0],))
     if design_groups(design).max() + 1 == design.shape[1]:
         return fit_one_way(y, design, offset, disp)
-    offset = np.broadcast_to(offset, y.shape)
-    cp = CrossProducts(design)
-    q, r = np.linalg.qr(design)
-    beta = np.linalg.solve(r, q.T @ (np.log((y + 0.5) / np.exp(offset))).T).T
-    mu = np.exp(beta @ design.T + offset)
-    dev = nb_deviance(y, mu, disp)
-    active = np.arange(y.shape[0])
-    for _ in range(maxit):
-        if active.size == 0:
-            break
-        ya, mua, da = y[active], mu[active], disp[active]
-        w = mua / (1.0 + da[:, None] * mua)
-        score = ((ya - mua) / (1.0 + da[:, None] * mua)) @ design
-        step = cp.solve(cp.gram_flat(w), score)
-        new_beta = beta[active] + step
-        new_mu = np.exp(new_beta @ design.T + offset[active])
-        new_dev = nb_deviance(ya, new_mu, da)
-        for _ in range(30):  # halve steps that raise the deviance
-            worse = ~(new_dev <= dev[active] + 1e-12 * (np.abs(dev[active]) + 1))
-            if not worse.any():
-                break
-            step[worse] /= 2.0
-            new_beta[worse] = beta[active][worse] + step[worse]
-            new_mu[worse] = np.exp(new_beta[worse] @ design.T + offset[active][worse])
-            new_dev[worse] = nb_deviance(ya[worse], new_mu[worse], da[worse])
-        change = dev[active] - new_dev
-        beta[active], mu[active], dev[active] = new_beta, new_mu, new_dev
-        done = change <= tol * (np.abs(new_dev) + 0.1)
-        active = active[~done]
-    return beta, mu
+    return fit_levenberg(y, design, offset, disp, start)
 
 
 def nb_deviance(y: np.ndarray, mu: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
@@ -157,13 +228,15 @@ def adjusted_profile_lik(
     y: np.ndarray,
     design: np.ndarray,
     offset: np.ndarray,
-) -> np.ndarray:
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Cox-Reid adjusted profile log-likelihood of each gene at its dispersion (edgeR's
     ``adjustedProfileLik``): NB log-likelihood at the fitted means minus half the log
-    determinant of ``X' W X``, with LDL pivots below 1e-10 counted as 1e-10."""
+    determinant of ``X' W X``, with LDL pivots below 1e-10 counted as 1e-10. Returns the
+    values and the fitted coefficients (edgeR starts the next grid point's fit from them)."""
     y = np.asarray(y, dtype=float)
     disp = np.broadcast_to(np.asarray(dispersion, dtype=float).reshape(-1), (y.shape[0],))
-    _, mu = fit_glm(y, design, offset, disp)
+    beta, mu = fit_glm(y, design, offset, disp, start)
     d = disp[:, None]
     r = 1.0 / d
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -189,7 +262,7 @@ def adjusted_profile_lik(
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.where(logs == 0.0, np.log(pivots), logs)
         adj = logs.sum(axis=1) / 2.0
-    return ll - adj
+    return ll - adj, beta
 
 
 def _ldl_pivots(cp: CrossProducts, flat: np.ndarray) -> np.ndarray:

@@ -56,3 +56,31 @@ write.csv(data.frame(gene_id = rownames(y), AveLogCPM = signif(y$AveLogCPM, 12),
 close(con)
 write.csv(data.frame(common = y$common.dispersion, prior_df = y$prior.df[1], span = y$span),
           file.path(dir, "mov10_dispersion_summary.csv"), row.names = FALSE)
+
+# glmQLFit / glmQLFTest on the simulated hard cases (tests/r/simulate_hard_cases.py)
+hard <- file.path("tests", "data", "r_reference", "hard")
+ql_fit <- function(name, formula, robust = FALSE) {
+  cts <- as.matrix(read.csv(file.path(hard, paste0(name, "_counts.csv.gz")), row.names = 1))
+  cd <- read.csv(file.path(hard, paste0(name, "_samples.csv")), row.names = 1,
+                 stringsAsFactors = TRUE)
+  design <- model.matrix(formula, cd)
+  y <- DGEList(cts)
+  y <- calcNormFactors(y[filterByExpr(y, design), , keep.lib.sizes = FALSE])
+  y <- estimateDisp(y, design)
+  list(y = y, fit = glmQLFit(y, design, robust = robust))
+}
+write_qlf <- function(qlf, file) {
+  tt <- topTags(qlf, n = Inf, sort.by = "none")$table
+  df <- cbind(gene_id = rownames(tt), tt[, c("logFC", "logCPM", "F", "PValue", "FDR")])
+  num <- vapply(df, is.numeric, logical(1))
+  df[num] <- lapply(df[num], signif, digits = 10)
+  con <- gzfile(file.path(dir, file), "w")
+  write.csv(df, con, row.names = FALSE, quote = FALSE)
+  close(con)
+}
+r <- ql_fit("lowcount", ~ rin + batch + condition)         # not a one-way layout
+write_qlf(glmQLFTest(r$fit, coef = "conditiontreated"), "lowcount_qlf_condition.csv.gz")
+write_qlf(glmQLFTest(r$fit, coef = "rin"), "lowcount_qlf_rin.csv.gz")
+r <- ql_fit("outliers", ~ condition)
+write_qlf(glmQLFTest(r$fit, coef = "conditionB"), "outliers_qlf_B_vs_A.csv.gz")
+write_qlf(glmQLFTest(r$fit, contrast = c(0, -1, 1)), "outliers_qlf_C_vs_B.csv.gz")
