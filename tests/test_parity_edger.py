@@ -105,3 +105,33 @@ def test_three_levels(contrast, ref_file):
         Path(__file__).parent / "data" / "r_reference" / "edger" / ref_file, index_col=0
     )
     check_qlf_table(fit.results(contrast), ref)
+
+
+def test_robust_ql_fit():
+    """glmQLFit(robust = TRUE): outlying QL dispersions get fewer prior df, against the
+    abundance trend (limma's fitFDistRobustly with a covariate)."""
+    edger = Path(__file__).parent / "data" / "r_reference" / "edger"
+    counts = pd.read_csv(HARD / "outliers_counts.csv.gz", index_col=0)
+    samples = pd.read_csv(HARD / "outliers_samples.csv", index_col=0)
+    fit = dgeflow.fit(counts, samples, "~ condition", method="edger_ql", robust=True)
+    res = fit.results(("condition", "B", "A"))
+    check_qlf_table(res, pd.read_csv(edger / "outliers_qlf_robust_B_vs_A.csv.gz", index_col=0))
+    ref = pd.read_csv(edger / "outliers_qlf_robust_df_prior.csv.gz", index_col=0)["df.prior"]
+    np.testing.assert_allclose(np.asarray(fit.df_prior), ref.loc[res.index], rtol=1e-6)
+    assert np.min(fit.df_prior) < 0.5 * np.median(fit.df_prior)
+
+
+def test_robust_ql_fit_covariate_design(lowcount):
+    edger = Path(__file__).parent / "data" / "r_reference" / "edger"
+    counts = pd.read_csv(HARD / "lowcount_counts.csv.gz", index_col=0)
+    samples = pd.read_csv(HARD / "lowcount_samples.csv", index_col=0)
+    fit = dgeflow.fit(
+        counts,
+        samples,
+        "~ rin + batch + condition",
+        method="edger_ql",
+        reference_levels={"condition": "control"},
+        robust=True,
+    )
+    ref = pd.read_csv(edger / "lowcount_qlf_robust_condition.csv.gz", index_col=0)
+    check_qlf_table(fit.results(("condition", "treated", "control")), ref)

@@ -166,6 +166,9 @@ def test_robust_moderation_covariate_design(lowcount):
     _check_top_table(lowcount.results(("condition", "treated", "control"), robust=True), ref)
 
 
-def test_robust_with_trend_is_refused_clearly(lowcount):
-    with pytest.raises(ValueError, match="robust moderation with a trend"):
-        lowcount.results(("condition", "treated", "control"), robust=True, trend=True)
+def test_robust_and_trend_together():
+    counts = pd.read_csv(HARD / "outliers_counts.csv.gz", index_col=0)
+    samples = pd.read_csv(HARD / "outliers_samples.csv", index_col=0)
+    fit = dgeflow.fit(counts, samples, "~ condition", method="limma_voom")
+    ref = pd.read_csv(HARD / "outliers_voom_robust_trend_B_vs_A.csv.gz", index_col=0)
+    _check_top_table(fit.results(("condition", "B", "A"), robust=True, trend=True), ref)

@@ -35,13 +35,11 @@ def squeeze_var(
     """Posterior variances ``(df var + d0 s0^2) / (df + d0)`` (limma's ``squeezeVar``); with a
     ``covariate`` the prior variance ``s0^2`` is a trend in it; ``robust`` gives outlying
     variances their own, smaller prior df ``d0`` (an array then)."""
+    df = np.asarray(df, dtype=float)
+    if df.ndim:
+        var = np.where(df == 0, 0.0, var)  # as limma: no residual df, no variance
     if robust:
-        if covariate is not None:
-            raise ValueError("robust moderation with a trend is not available yet")
-        df1 = np.unique(np.asarray(df, dtype=float))
-        if df1.size != 1:
-            raise ValueError("robust moderation needs equal residual df for every gene")
-        fit = fit_f_dist_robustly(var, float(df1[0]), winsor_tail_p)
+        fit = fit_f_dist_robustly(var, df, covariate, winsor_tail_p)
         var_prior, df_prior = fit.scale, fit.df2_shrunk
     else:
         var_prior, df_prior = fit_f_dist(var, df, covariate)

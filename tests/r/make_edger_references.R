@@ -84,3 +84,13 @@ write_qlf(glmQLFTest(r$fit, coef = "rin"), "lowcount_qlf_rin.csv.gz")
 r <- ql_fit("outliers", ~ condition)
 write_qlf(glmQLFTest(r$fit, coef = "conditionB"), "outliers_qlf_B_vs_A.csv.gz")
 write_qlf(glmQLFTest(r$fit, contrast = c(0, -1, 1)), "outliers_qlf_C_vs_B.csv.gz")
+
+# glmQLFit(robust = TRUE): robust squeezing towards the abundance trend
+r <- ql_fit("outliers", ~ condition, robust = TRUE)
+write_qlf(glmQLFTest(r$fit, coef = "conditionB"), "outliers_qlf_robust_B_vs_A.csv.gz")
+con <- gzfile(file.path(dir, "outliers_qlf_robust_df_prior.csv.gz"), "w")
+write.csv(data.frame(gene_id = rownames(r$fit), df.prior = signif(r$fit$df.prior, 10)), con,
+          row.names = FALSE, quote = FALSE)
+close(con)
+r <- ql_fit("lowcount", ~ rin + batch + condition, robust = TRUE)
+write_qlf(glmQLFTest(r$fit, coef = "conditiontreated"), "lowcount_qlf_robust_condition.csv.gz")

@@ -62,3 +62,8 @@ write_gz(data.frame(gene_id = rownames(r$fit), df.prior = eb$df.prior),
 r <- voom_fit("lowcount", ~ rin + batch + condition)
 write_gz(top(eBayes(r$fit, robust = TRUE), coef = "conditiontreated"),
          "lowcount_voom_robust_condition.csv.gz")
+
+# robust and trend together (fitFDistRobustly with a covariate)
+r <- voom_fit("outliers", ~ condition)
+write_gz(top(eBayes(r$fit, robust = TRUE, trend = TRUE), coef = "conditionB"),
+         "outliers_voom_robust_trend_B_vs_A.csv.gz")
