@@ -13,9 +13,10 @@ from matplotlib.figure import Figure
 # each tool's column names for the quantities the workflow compares and plots
 RESULT_COLUMNS = {
     "deseq2": {"mean": "baseMean", "lfc": "log2FoldChange", "pvalue": "pvalue", "padj": "padj"},
+    "edger_ql": {"mean": "logCPM", "lfc": "logFC", "pvalue": "PValue", "padj": "FDR"},
     "limma_voom": {"mean": "AveExpr", "lfc": "logFC", "pvalue": "P.Value", "padj": "adj.P.Val"},
 }
-METHOD_LABELS = {"deseq2": "DESeq2", "limma_voom": "limma-voom"}
+METHOD_LABELS = {"deseq2": "DESeq2", "edger_ql": "edgeR QL", "limma_voom": "limma-voom"}
 
 
 def significant_genes(table: pd.DataFrame, method: str, alpha: float) -> pd.Index:

@@ -92,6 +92,11 @@ METHODS_NOTES = [
     "or linear regression (numeric) of each PC on each factor; Pearson correlation between "
     "samples with average-linkage clustering on 1 - r.",
     "TMM normalization follows edgeR's calcNormFactors (Robinson & Oshlack 2010).",
+    "edgeR quasi-likelihood (when de.methods includes it): genes kept by filterByExpr, TMM "
+    "factors of the kept genes, Cox-Reid adjusted profile likelihood dispersions with a locfit "
+    "abundance trend (estimateDisp), quasi-likelihood dispersions squeezed towards a trend in "
+    "abundance (glmQLFit), F-tests per contrast (glmQLFTest), Benjamini-Hochberg (Lund et al. "
+    "2012; Chen, Lun & Smyth 2016).",
     "limma-voom (when de.methods includes it): genes kept by edgeR's filterByExpr, TMM factors "
     "of the kept genes, log2-CPM with voom's precision weights from a lowess mean-variance "
     "trend, weighted linear models and empirical Bayes moderated t-statistics, "
@@ -441,6 +446,15 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
             )
             entry["samples_title"] = "Size factors"
             entry["samples"] = frame_table(size_factors) if size_factors is not None else None
+        elif method == "edger_ql":
+            samples = _read_tsv(de_dir / method / "samples.tsv")
+            entry["fit_png"] = _image(de_dir / method / "plots" / "ql_dispersion.png")
+            entry["fit_caption"] = (
+                "edgeR's quasi-likelihood dispersions against average log2 CPM: raw (grey) and "
+                "squeezed towards the abundance trend (red), of the genes kept by filterByExpr."
+            )
+            entry["samples_title"] = "Library sizes and TMM factors (kept genes)"
+            entry["samples"] = frame_table(samples) if samples is not None else None
         else:
             samples = _read_tsv(de_dir / method / "samples.tsv")
             entry["fit_png"] = _image(de_dir / method / "plots" / "voom_trend.png")

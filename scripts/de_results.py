@@ -29,6 +29,17 @@ if method == "deseq2":
         shrink=de["shrink"],
     )
     ma = plots.ma_plot(table, alpha=de["alpha"])
+elif method == "edger_ql":
+    table = model.results(contrast=triple)
+    ma = plots.ma_plot(
+        table,
+        alpha=de["alpha"],
+        lfc_column="logFC",
+        mean_column="logCPM",
+        padj_column="FDR",
+        log_mean=False,
+        xlabel="average log2 CPM",
+    )
 else:
     table = model.results(contrast=triple, trend=de["voom_trend"], robust=de["voom_robust"])
     ma = plots.ma_plot(

@@ -83,6 +83,12 @@ def contract_outputs(
             "de/deseq2/gene_fit.tsv",
             "de/deseq2/plots/dispersion.png",
         ]
+    if "edger_ql" in de_methods:
+        files += [
+            "de/edger_ql/model.pkl",
+            "de/edger_ql/samples.tsv",
+            "de/edger_ql/plots/ql_dispersion.png",
+        ]
     if "limma_voom" in de_methods:
         files += [
             "de/limma_voom/model.pkl",
@@ -138,7 +144,7 @@ def test_example_writes_every_contract_output(example_run):
             example_run["outdir"],
             ["treated_vs_control"],
             ALL_METHODS,
-            de_methods=("deseq2", "limma_voom"),
+            de_methods=("deseq2", "edger_ql", "limma_voom"),
         )
         if not p.is_file() or p.stat().st_size == 0
     ]
@@ -203,11 +209,13 @@ def test_example_tables_follow_the_contract(example_run):
     assert (de["padj"] < 0.05).sum() > 0
     voom = read_tsv(outdir / "de" / "limma_voom" / "treated_vs_control.tsv")
     assert list(voom.columns) == LIMMA_COLUMNS
+    edger = read_tsv(outdir / "de" / "edger_ql" / "treated_vs_control.tsv")
+    assert list(edger.columns) == ["gene_id", "logFC", "logCPM", "F", "PValue", "FDR"]
     agreement = read_tsv(outdir / "de" / "agreement.tsv")
-    row = agreement.iloc[0]
-    assert (row["method_a"], row["method_b"]) == ("deseq2", "limma_voom")
-    # simulated effects are large: the two tools call nearly the same genes
-    assert row["jaccard"] > 0.95 and row["lfc_pearson"] > 0.9
+    pairs = set(zip(agreement["method_a"], agreement["method_b"], strict=True))
+    assert pairs == {("deseq2", "edger_ql"), ("deseq2", "limma_voom"), ("edger_ql", "limma_voom")}
+    # simulated effects are large: the tools call nearly the same genes
+    assert (agreement["jaccard"] > 0.95).all() and (agreement["lfc_pearson"] > 0.9).all()
     counts = read_tsv(outdir / "validation" / "counts.tsv")
     assert counts.columns[0] == "gene_id" and len(de) == len(counts)
     methods = read_tsv(outdir / "normalized" / "methods.tsv")

@@ -96,6 +96,7 @@ class QLFit:
             0.0,
         )
         s2 = np.maximum(s2, 0.0)
+        self.raw_ql_dispersion = s2
         sq = squeeze_var(s2, self.df_residual, covariate=dispersions.ave_log_cpm, robust=robust)
         self.df_prior = sq.df_prior
         self.var_post = sq.var_post

@@ -12,12 +12,6 @@ if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
         "e.g. de: {test: lrt, reduced: '~ 1'}"
     )
 
-if config["de"]["voom_trend"] and config["de"]["voom_robust"]:
-    raise ValueError(
-        "config keys de.voom_trend and de.voom_robust are both true: robust moderation with a "
-        "trend is not available yet; set one of them to false"
-    )
-
 OUTDIR = os.path.normpath(config["outdir"])
 # TPM, RPKM and FPKM divide by gene length: without gene_lengths they are not requested at
 # all (so the DAG never contains them) and normalized/methods.tsv records why.
@@ -128,6 +122,12 @@ def de_fit_outputs():
             out("de/deseq2/size_factors.tsv"),
             out("de/deseq2/gene_fit.tsv"),
             out("de/deseq2/plots/dispersion.png"),
+        ]
+    if "edger_ql" in DE_METHODS:
+        files += [
+            out("de/edger_ql/model.pkl"),
+            out("de/edger_ql/samples.tsv"),
+            out("de/edger_ql/plots/ql_dispersion.png"),
         ]
     if "limma_voom" in DE_METHODS:
         files += [

@@ -25,6 +25,31 @@ rule de_fit_deseq2:
         "../../scripts/de_fit_deseq2.py"
 
 
+rule de_fit_edger_ql:
+    input:
+        counts=validated("counts"),
+        samples=validated("samples"),
+    output:
+        model=out("de/edger_ql/model.pkl"),
+        samples=out("de/edger_ql/samples.tsv"),
+        dispersion_png=out("de/edger_ql/plots/ql_dispersion.png"),
+    log:
+        log_path("de_fit/edger_ql"),
+    benchmark:
+        benchmark_path("de_fit/edger_ql")
+    conda:
+        "../../envs/de.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb_scaled(1000, 12),
+    params:
+        design=config["design"],
+        contrasts=list(CONTRASTS.values()),
+        de=config["de"],
+    script:
+        "../../scripts/de_fit_edger_ql.py"
+
+
 rule de_fit_limma_voom:
     input:
         counts=validated("counts"),
