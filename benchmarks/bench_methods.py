@@ -1,4 +1,5 @@
-"""Each DE method of dgeflow beside the others, and against R's own limma where R is installed.
+"""Each DE method of dgeflow beside the others, and against R's own edgeR and limma where R is
+installed.
 
 Usage (``make bench`` runs it after the engine benchmark)::
 
@@ -9,8 +10,10 @@ DE genes); each method then fits ``~ batch + condition`` and tests treated vs co
 process, ``--runs`` times, alternating methods, each limited to ``--threads`` cores. Timed: the
 fit and the results table (R: ``filterByExpr``, ``calcNormFactors``, ``voom``, ``lmFit``,
 ``eBayes``, ``topTable``; dgeflow: ``dgeflow.fit(method=...)`` and ``results()``), not loading
-the data. R's run is skipped with a note when ``Rscript`` or limma is missing. For R limma the
-table also gives dgeflow's largest relative difference in p-values (exactness check).
+the data. R edgeR times ``filterByExpr``, ``calcNormFactors``, ``estimateDisp``, ``glmQLFit``,
+``glmQLFTest`` and ``topTags``. R's runs are skipped with a note when ``Rscript``, edgeR or limma
+is missing; where they run, the table gives dgeflow's largest relative difference in p-values
+from R's (exactness check).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-METHODS = ("deseq2", "limma_voom", "R_limma_voom")
+METHODS = ("deseq2", "edger_ql", "limma_voom", "R_edger_ql", "R_limma_voom")
 
 R_LIMMA = """
 suppressMessages({library(edgeR); library(limma)})
@@ -48,6 +51,27 @@ elapsed <- proc.time()[["elapsed"]] - t0
 write.csv(tt, args[3])
 cat(elapsed, "\\n", file = args[4])
 """
+
+R_EDGER = """
+suppressMessages(library(edgeR))
+args <- commandArgs(trailingOnly = TRUE)
+cts <- as.matrix(read.csv(args[1], row.names = 1))
+cd <- read.csv(args[2], row.names = 1, stringsAsFactors = TRUE)
+cd$condition <- relevel(cd$condition, "control")
+t0 <- proc.time()[["elapsed"]]
+design <- model.matrix(~ batch + condition, cd)
+y <- DGEList(cts)
+keep <- filterByExpr(y, design)
+y <- calcNormFactors(y[keep, , keep.lib.sizes = FALSE])
+y <- estimateDisp(y, design)
+fit <- glmQLFit(y, design)
+tt <- topTags(glmQLFTest(fit, coef = "conditiontreated"), n = Inf, sort.by = "none")$table
+elapsed <- proc.time()[["elapsed"]] - t0
+write.csv(tt, args[3])
+cat(elapsed, "\\n", file = args[4])
+"""
+R_SCRIPTS = {"R_edger_ql": R_EDGER, "R_limma_voom": R_LIMMA}
+P_VALUE = {"edger_ql": "PValue", "limma_voom": "P.Value"}
 
 
 def _child(method: str, counts_path: str, samples_path: str, out_path: str) -> None:
@@ -93,8 +117,8 @@ def _run(method: str, tmp: Path, threads: int, run: int) -> tuple[float, float, 
     out = tmp / f"{method}_{run}.res"
     counts, samples = str(tmp / "counts.csv"), str(tmp / "samples.csv")
     if method.startswith("R_"):
-        script = tmp / "limma.R"
-        script.write_text(R_LIMMA)
+        script = tmp / f"{method}.R"
+        script.write_text(R_SCRIPTS[method])
         timing = tmp / f"{method}_{run}.time"
         # a fresh wrapper process, so that its children's peak RSS is R's alone
         wrapper = (
@@ -167,19 +191,18 @@ def bench_size(n_genes: int, n_samples: int, runs: int, threads: int, r_note: st
             "note": "",
         }
         rows.append(row)
-    if "R_limma_voom" in tables:
-        ours, theirs = tables["limma_voom"], tables["R_limma_voom"]
-        theirs = theirs.loc[ours.index]
-        rel = (ours["P.Value"] - theirs["P.Value"]).abs() / theirs["P.Value"]
-        for row in rows:
-            if row["method"] == "limma_voom":
-                row["max_rel_diff_pvalue_vs_R"] = float(rel.max())
-                row["note"] = (
-                    f"{statistics.median(times['R_limma_voom']) / row['median_s']:.1f}x faster "
-                    "than R limma"
-                )
-    elif r_note:
-        rows.append({"size": f"{n_genes}x{n_samples}", "method": "R_limma_voom", "note": r_note})
+    for method, column in P_VALUE.items():
+        r_method = f"R_{method}"
+        if r_method in tables:
+            ours, theirs = tables[method], tables[r_method].loc[tables[method].index]
+            rel = (ours[column] - theirs[column]).abs() / theirs[column]
+            for row in rows:
+                if row["method"] == method:
+                    row["max_rel_diff_pvalue_vs_R"] = float(rel.max())
+                    speedup = statistics.median(times[r_method]) / row["median_s"]
+                    row["note"] = f"{speedup:.1f}x faster than R"
+        elif r_note:
+            rows.append({"size": f"{n_genes}x{n_samples}", "method": r_method, "note": r_note})
     return rows
 
 

@@ -214,12 +214,15 @@ def nb_deviance(y: np.ndarray, mu: np.ndarray, dispersion: np.ndarray) -> np.nda
     the saturated model; Poisson for zero dispersion."""
     disp = np.asarray(dispersion, dtype=float).reshape(-1, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pois = 2.0 * (np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu))
-        r = 1.0 / disp
-        nb = 2.0 * (
-            np.where(y > 0, y * np.log(y / mu), 0.0) - (y + r) * np.log((y + r) / (mu + r))
-        )
-    unit = np.where(disp > 0, nb, pois)
+        unit = np.where(y > 0, y * np.log(y / mu), 0.0)
+        if (disp > 0).all():
+            # (y + 1/d) log((y + 1/d) / (mu + 1/d)) = (y + 1/d) log1p(d (y - mu) / (1 + d mu))
+            unit -= (y + 1.0 / disp) * np.log1p(disp * (y - mu) / (1.0 + disp * mu))
+        else:
+            r = 1.0 / disp
+            nb = unit - (y + r) * np.log((y + r) / (mu + r))
+            unit = np.where(disp > 0, nb, unit - (y - mu))
+    unit *= 2.0
     return np.where(mu > 0, unit, 0.0).sum(axis=1)
 
 
