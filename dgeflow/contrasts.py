@@ -75,3 +75,12 @@ def contrast_vector(design: DesignMatrix, contrast: Any = None) -> tuple[np.ndar
     if vec.shape != (p,):
         raise ValueError(f"numeric contrast must have length {p} ({', '.join(names)})")
     return vec, "numeric contrast"
+
+
+def reference_levels(contrasts: list[dict]) -> dict[str, str]:
+    """``{factor: reference}`` from config contrasts; the first contrast naming a factor sets
+    its reference level (and so the design's coefficient names)."""
+    levels: dict[str, str] = {}
+    for contrast in contrasts:
+        levels.setdefault(str(contrast["factor"]), str(contrast["reference"]))
+    return levels

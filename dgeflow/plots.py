@@ -545,3 +545,35 @@ def dispersion_plot(gene_table: pd.DataFrame) -> Figure:
     ax.legend(fontsize=8, loc="lower left", markerscale=2)
     fig.tight_layout()
     return fig
+
+
+def voom_trend_plot(voom) -> Figure:
+    """voom's mean-variance trend: sqrt residual SD against average log count, lowess in red
+    (limma's ``voom(plot = TRUE)``)."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    ax.scatter(voom.sx, voom.sy, s=3, color=NS_COLOUR, linewidth=0, rasterized=True)
+    ax.plot(voom.trend_x, voom.trend_y, color=UP_COLOUR, lw=1.5)
+    ax.set_xlabel("log2(count size + 0.5)")
+    ax.set_ylabel("sqrt(standard deviation)")
+    ax.set_title("voom: mean-variance trend", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ql_dispersion_plot(abundance: np.ndarray, raw: np.ndarray, squeezed: np.ndarray) -> Figure:
+    """edgeR's quasi-likelihood dispersions, quarter-root, against average log2 CPM: raw and
+    squeezed (edgeR's ``plotQLDisp``)."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    ax.scatter(
+        abundance, raw**0.25, s=3, color=NS_COLOUR, linewidth=0, rasterized=True, label="raw"
+    )
+    order = np.argsort(abundance)
+    ax.plot(
+        abundance[order], squeezed[order] ** 0.25, ".", ms=1.5, color=UP_COLOUR, label="squeezed"
+    )
+    ax.set_xlabel("average log2 CPM")
+    ax.set_ylabel("quarter-root mean deviance")
+    ax.set_title("edgeR: quasi-likelihood dispersions", fontsize=10)
+    ax.legend(fontsize=8, markerscale=4)
+    fig.tight_layout()
+    return fig

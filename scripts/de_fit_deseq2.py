@@ -3,7 +3,7 @@
 import logging
 
 import dgeflow
-from dgeflow import plots
+from dgeflow import contrasts, plots
 from dgeflow.deseq2.filtering import prefilter_counts
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.threads import limit_threads
@@ -24,10 +24,7 @@ if len(kept) < len(counts):
     )
 counts = kept
 samples = read_table(snakemake.input.samples)
-# the first contrast naming a factor sets its reference level (coefficient names follow it)
-reference_levels = {}
-for contrast in snakemake.params.contrasts:
-    reference_levels.setdefault(str(contrast["factor"]), str(contrast["reference"]))
+reference_levels = contrasts.reference_levels(snakemake.params.contrasts)
 
 with limit_threads(snakemake.threads):
     model = dgeflow.fit(

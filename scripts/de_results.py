@@ -29,25 +29,18 @@ if method == "deseq2":
         shrink=de["shrink"],
     )
     ma = plots.ma_plot(table, alpha=de["alpha"])
-elif method == "edger_ql":
-    table = model.results(contrast=triple)
-    ma = plots.ma_plot(
-        table,
-        alpha=de["alpha"],
-        lfc_column="logFC",
-        mean_column="logCPM",
-        padj_column="FDR",
-        log_mean=False,
-        xlabel="average log2 CPM",
-    )
 else:
-    table = model.results(contrast=triple, trend=de["voom_trend"], robust=de["voom_robust"])
+    if method == "edger_ql":
+        table = model.results(contrast=triple)
+    else:
+        table = model.results(contrast=triple, trend=de["voom_trend"], robust=de["voom_robust"])
+    columns = RESULT_COLUMNS[method]
     ma = plots.ma_plot(
         table,
         alpha=de["alpha"],
-        lfc_column="logFC",
-        mean_column="AveExpr",
-        padj_column="adj.P.Val",
+        lfc_column=columns["lfc"],
+        mean_column=columns["mean"],
+        padj_column=columns["padj"],
         log_mean=False,
         xlabel="average log2 CPM",
     )

@@ -5,18 +5,16 @@ runs it by default: filterByExpr, TMM of the kept genes, ``estimateDisp`` (trend
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dgeflow.contrasts import contrast_vector
 from dgeflow.edger.dispersion import Dispersions, estimate_dispersions
 from dgeflow.edger.filter_by_expr import filter_by_expr_mask
 from dgeflow.edger.glm import fit_glm, nb_deviance
+from dgeflow.filtered_fit import FilteredFit
 from dgeflow.formula import fitted_design
 from dgeflow.limma.ebayes import squeeze_var
 from dgeflow.multiple_testing import bh_adjust
@@ -54,7 +52,7 @@ def _null_design(design: np.ndarray, contrast: np.ndarray) -> np.ndarray:
     return design @ vt[1:].T
 
 
-class QLFit:
+class QLFit(FilteredFit):
     """An edgeR quasi-likelihood fit of one design. Create it with
     ``dgeflow.fit(..., method="edger_ql")``.
 
@@ -71,13 +69,8 @@ class QLFit:
     method = "edger_ql"
 
     def __init__(self, counts, samples, design, keep, norm_factors, dispersions, robust):
-        self.counts = counts
-        self.samples = samples
-        self.design = design
-        self.keep = keep
-        self.norm_factors = norm_factors
+        super().__init__(counts, samples, design, keep, norm_factors)
         kept = counts.loc[keep.to_numpy()]
-        self.lib_size = pd.Series(kept.to_numpy().sum(axis=0).astype(float), index=counts.columns)
         self.dispersions = dispersions
         self.robust = robust
         y = kept.to_numpy(dtype=float)
@@ -101,32 +94,6 @@ class QLFit:
         self.df_prior = sq.df_prior
         self.var_post = sq.var_post
         self._y = y
-
-    @property
-    def result_names(self) -> list[str]:
-        return list(self.design.columns)
-
-    @property
-    def genes(self) -> pd.Index:
-        return self.counts.index[self.keep.to_numpy()]
-
-    def contrast_vector(self, contrast: Any = None) -> tuple[np.ndarray, str]:
-        return contrast_vector(self.design, contrast)
-
-    def save(self, path: str | Path) -> None:
-        """Pickle the fit (read back with :func:`dgeflow.load_fit`)."""
-        with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @property
-    def sample_table(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "lib_size": self.lib_size,
-                "norm_factor": self.norm_factors,
-                "effective_lib_size": self.lib_size * self.norm_factors,
-            }
-        )
 
     def results(self, contrast: Any = None) -> pd.DataFrame:
         """edgeR's ``glmQLFTest`` + ``topTags`` for one contrast: columns ``logFC, logCPM, F,

@@ -3,15 +3,12 @@ the kept genes, voom, weighted lmFit, and eBayes moderated t per contrast."""
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from dgeflow.contrasts import contrast_vector
 from dgeflow.edger.filter_by_expr import filter_by_expr_mask
+from dgeflow.filtered_fit import FilteredFit
 from dgeflow.formula import DesignMatrix, fitted_design
 from dgeflow.limma.ebayes import moderated_t, top_table
 from dgeflow.limma.linear_model import LinearModelFit, contrast_fit, lm_fit
@@ -21,7 +18,7 @@ from dgeflow.normalize import tmm_factors
 LIMMA_COLUMNS = ["logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
 
 
-class VoomFit:
+class VoomFit(FilteredFit):
     """A limma-voom fit of one design. Create it with ``dgeflow.fit(..., method="limma_voom")``.
 
     Attributes
@@ -46,45 +43,9 @@ class VoomFit:
         voom_result: Voom,
         linear_model: LinearModelFit,
     ):
-        self.counts = counts
-        self.samples = samples
-        self.design = design
-        self.keep = keep
-        self.norm_factors = norm_factors
-        self.lib_size = pd.Series(
-            counts.loc[keep].to_numpy().sum(axis=0).astype(float), index=counts.columns
-        )
+        super().__init__(counts, samples, design, keep, norm_factors)
         self.voom = voom_result
         self.linear_model = linear_model
-
-    @property
-    def result_names(self) -> list[str]:
-        """Coefficient names (DESeq2-style, as the DESeq2 path)."""
-        return list(self.design.columns)
-
-    @property
-    def genes(self) -> pd.Index:
-        """Ids of the genes that were fitted (those kept by the filter)."""
-        return self.counts.index[self.keep.to_numpy()]
-
-    def contrast_vector(self, contrast: Any = None) -> tuple[np.ndarray, str]:
-        return contrast_vector(self.design, contrast)
-
-    def save(self, path: str | Path) -> None:
-        """Pickle the fit (read back with :func:`dgeflow.load_fit`)."""
-        with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @property
-    def sample_table(self) -> pd.DataFrame:
-        """Per sample: library size of the kept genes, TMM factor, effective library size."""
-        return pd.DataFrame(
-            {
-                "lib_size": self.lib_size,
-                "norm_factor": self.norm_factors,
-                "effective_lib_size": self.lib_size * self.norm_factors,
-            }
-        )
 
     def results(
         self, contrast: Any = None, *, trend: bool = False, robust: bool = False

@@ -32,7 +32,7 @@ rule de_fit_edger_ql:
     output:
         model=out("de/edger_ql/model.pkl"),
         samples=out("de/edger_ql/samples.tsv"),
-        dispersion_png=out("de/edger_ql/plots/ql_dispersion.png"),
+        plot=out("de/edger_ql/plots/ql_dispersion.png"),
     log:
         log_path("de_fit/edger_ql"),
     benchmark:
@@ -46,8 +46,9 @@ rule de_fit_edger_ql:
         design=config["design"],
         contrasts=list(CONTRASTS.values()),
         de=config["de"],
+        method="edger_ql",
     script:
-        "../../scripts/de_fit_edger_ql.py"
+        "../../scripts/de_fit_filtered.py"
 
 
 rule de_fit_limma_voom:
@@ -57,7 +58,7 @@ rule de_fit_limma_voom:
     output:
         model=out("de/limma_voom/model.pkl"),
         samples=out("de/limma_voom/samples.tsv"),
-        trend_png=out("de/limma_voom/plots/voom_trend.png"),
+        plot=out("de/limma_voom/plots/voom_trend.png"),
     log:
         log_path("de_fit/limma_voom"),
     benchmark:
@@ -71,8 +72,9 @@ rule de_fit_limma_voom:
         design=config["design"],
         contrasts=list(CONTRASTS.values()),
         de=config["de"],
+        method="limma_voom",
     script:
-        "../../scripts/de_fit_limma_voom.py"
+        "../../scripts/de_fit_filtered.py"
 
 
 rule de_results:

@@ -1,0 +1,52 @@
+"""Rules de_fit_edger_ql and de_fit_limma_voom: filterByExpr, TMM and the method's fit, saved
+once; library sizes and the method's diagnostic plot."""
+
+import logging
+
+import numpy as np
+
+import dgeflow
+from dgeflow import contrasts, plots
+from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.threads import limit_threads
+
+log_to_file(snakemake.log[0])
+
+de = snakemake.params.de
+method = snakemake.params.method
+options = {"filter_by_expr": de["filter_by_expr"]}
+if method == "edger_ql":
+    options["robust"] = de["edger_robust"]
+else:
+    options["span"] = de["voom_span"]
+
+with limit_threads(snakemake.threads):
+    model = dgeflow.fit(
+        read_table(snakemake.input.counts),
+        read_table(snakemake.input.samples),
+        snakemake.params.design,
+        method=method,
+        reference_levels=contrasts.reference_levels(snakemake.params.contrasts),
+        **options,
+    )
+model.save(snakemake.output.model)
+write_table(model.sample_table, snakemake.output.samples, "sample_id")
+logging.info(
+    "%s: filterByExpr kept %d of %d genes; TMM factors %s",
+    method,
+    int(model.keep.sum()),
+    len(model.keep),
+    model.norm_factors.round(4).to_dict(),
+)
+if method == "edger_ql":
+    logging.info(
+        "common dispersion %.6g; median prior df %.4g",
+        model.dispersions.common,
+        float(np.median(model.df_prior)),
+    )
+    figure = plots.ql_dispersion_plot(
+        model.dispersions.ave_log_cpm, model.raw_ql_dispersion, model.var_post
+    )
+else:
+    figure = plots.voom_trend_plot(model.voom)
+plots.save_figure(figure, snakemake.output.plot)
