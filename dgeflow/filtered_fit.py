@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 from dgeflow.contrasts import contrast_vector
+from dgeflow.edger.filter_by_expr import filter_by_expr_mask
 from dgeflow.formula import DesignMatrix
+from dgeflow.normalize import tmm_factors
 
 
 class FilteredFit:
@@ -61,3 +63,33 @@ class FilteredFit:
                 "effective_lib_size": self.lib_size * self.norm_factors,
             }
         )
+
+
+def filtered_tmm(
+    counts: pd.DataFrame,
+    design: DesignMatrix,
+    method_name: str,
+    filter_by_expr: bool = True,
+    filter_options: dict[str, float] | None = None,
+) -> tuple[pd.Series, pd.DataFrame, pd.Series, np.ndarray]:
+    """The edgeR/limma guides' first steps: filterByExpr (or every gene with a read), then TMM
+    of the kept genes with their own library sizes (``keep.lib.sizes = FALSE``).
+
+    Returns
+    -------
+    keep, kept counts, TMM factors, effective library sizes
+    """
+    y = counts.to_numpy(dtype=float)
+    if filter_by_expr:
+        keep = filter_by_expr_mask(y, design.matrix, **(filter_options or {}))
+    else:
+        keep = y.sum(axis=1) > 0
+    if keep.sum() < 2:
+        raise ValueError(
+            f"only {int(keep.sum())} genes pass filterByExpr: too few reads to fit "
+            f"{method_name} (lower filter min_count or check the counts)"
+        )
+    kept = counts.loc[keep]
+    nf = tmm_factors(kept)
+    lib = kept.to_numpy().sum(axis=0).astype(float) * nf.to_numpy()
+    return pd.Series(keep, index=counts.index), kept, nf, lib

@@ -12,13 +12,11 @@ import pandas as pd
 from scipy import stats
 
 from dgeflow.edger.dispersion import Dispersions, estimate_dispersions
-from dgeflow.edger.filter_by_expr import filter_by_expr_mask
 from dgeflow.edger.glm import fit_glm, nb_deviance
-from dgeflow.filtered_fit import FilteredFit
+from dgeflow.filtered_fit import FilteredFit, filtered_tmm
 from dgeflow.formula import fitted_design
 from dgeflow.limma.ebayes import squeeze_var
 from dgeflow.multiple_testing import bh_adjust
-from dgeflow.normalize import tmm_factors
 
 EDGER_COLUMNS = ["logFC", "logCPM", "F", "PValue", "FDR"]
 PRIOR_COUNT = 0.125  # glmFit's prior count for the reported log fold changes
@@ -147,19 +145,6 @@ def fit_edger_ql(
     """edgeR quasi-likelihood as its user guide runs it: ``filterByExpr(design)``, TMM of the
     kept genes (``keep.lib.sizes = FALSE``), ``estimateDisp``, ``glmQLFit(robust=)``."""
     samples, dm = fitted_design(counts, samples, design, reference_levels)
-    y = counts.to_numpy(dtype=float)
-    keep = (
-        filter_by_expr_mask(y, dm.matrix, **(filter_options or {}))
-        if filter_by_expr
-        else y.sum(axis=1) > 0
-    )
-    if keep.sum() < 2:
-        raise ValueError(
-            f"only {int(keep.sum())} genes pass filterByExpr: too few reads to fit edgeR "
-            "(lower filter min_count or check the counts)"
-        )
-    kept = counts.loc[keep]
-    nf = tmm_factors(kept)
-    lib = kept.to_numpy().sum(axis=0).astype(float) * nf.to_numpy()
+    keep, kept, nf, lib = filtered_tmm(counts, dm, "edgeR", filter_by_expr, filter_options)
     disp: Dispersions = estimate_dispersions(kept.to_numpy(dtype=float), dm.matrix, lib)
-    return QLFit(counts, samples, dm, pd.Series(keep, index=counts.index), nf, disp, robust)
+    return QLFit(counts, samples, dm, keep, nf, disp, robust)

@@ -7,13 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from dgeflow.edger.filter_by_expr import filter_by_expr_mask
-from dgeflow.filtered_fit import FilteredFit
+from dgeflow.filtered_fit import FilteredFit, filtered_tmm
 from dgeflow.formula import DesignMatrix, fitted_design
 from dgeflow.limma.ebayes import moderated_t, top_table
 from dgeflow.limma.linear_model import LinearModelFit, contrast_fit, lm_fit
 from dgeflow.limma.voom import Voom, voom
-from dgeflow.normalize import tmm_factors
 
 LIMMA_COLUMNS = ["logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
 
@@ -90,19 +88,7 @@ def fit_voom(
     """limma-voom as its user guide runs it: ``filterByExpr(design)``, TMM factors of the kept
     genes with their own library sizes (``keep.lib.sizes = FALSE``), ``voom``, ``lmFit``."""
     samples, dm = fitted_design(counts, samples, design, reference_levels)
-    y = counts.to_numpy(dtype=float)
-    if filter_by_expr:
-        keep = filter_by_expr_mask(y, dm.matrix, **(filter_options or {}))
-    else:
-        keep = y.sum(axis=1) > 0
-    if keep.sum() < 2:
-        raise ValueError(
-            f"only {int(keep.sum())} genes pass filterByExpr: too few reads to fit limma-voom "
-            "(lower filter min_count or check the counts)"
-        )
-    kept = counts.loc[keep]
-    nf = tmm_factors(kept)
-    lib = kept.to_numpy().sum(axis=0).astype(float)
-    v = voom(kept.to_numpy(dtype=float), dm.matrix, lib * nf.to_numpy(), span=span)
+    keep, kept, nf, lib = filtered_tmm(counts, dm, "limma-voom", filter_by_expr, filter_options)
+    v = voom(kept.to_numpy(dtype=float), dm.matrix, lib, span=span)
     lm = lm_fit(v.E, dm.matrix, v.weights)
-    return VoomFit(counts, samples, dm, pd.Series(keep, index=counts.index), nf, v, lm)
+    return VoomFit(counts, samples, dm, keep, nf, v, lm)
