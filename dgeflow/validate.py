@@ -30,7 +30,8 @@ from dgeflow.formula import (
     is_numeric_column,
     parse_formula,
 )
-from dgeflow.io import TableFormatError, read_counts, read_gene_lengths, read_sample_sheet
+from dgeflow.io import TableFormatError, read_gene_lengths, read_sample_sheet
+from dgeflow.quantifiers import read_count_input
 
 #: Contrast names become file names (``de/{name}.tsv``): letters, digits, ``_ . -``.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -69,6 +70,8 @@ class ValidationResult:
     counts: pd.DataFrame | None = None
     samples: pd.DataFrame | None = None
     lengths: pd.Series | None = None
+    count_format: str = "matrix"
+    gene_names: pd.Series | None = None
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -114,7 +117,7 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _read(reader, path, what: str, fix: str, result: ValidationResult):
+def _read(reader, path, what: str, fix: str, result: ValidationResult, allow_dir: bool = False):
     """Call a reader, turning a missing/unreadable file into a problem."""
     if path is None or str(path).strip() == "":
         result._add(f"{what}_file", "error", f"no {what} file given. Fix: {fix}")
@@ -128,7 +131,7 @@ def _read(reader, path, what: str, fix: str, result: ValidationResult):
             f"directory snakemake runs in: {Path.cwd()}). Fix: {fix}",
         )
         return None
-    if not p.is_file():
+    if not p.is_file() and not (allow_dir and p.is_dir()):
         result._add(f"{what}_file", "error", f"{what} file {str(p)!r} is not a file. Fix: {fix}")
         return None
     try:
@@ -621,6 +624,7 @@ def check_inputs(
     *,
     reduced: str | None = None,
     qc_factors: Sequence[str] | None = None,
+    counts_format: str = "auto",
 ) -> ValidationResult:
     """Run every input check and collect the results without raising.
 
@@ -633,13 +637,6 @@ def check_inputs(
         holds one entry per check (``ok``, ``warning``, ``error`` or ``skipped``).
     """
     result = ValidationResult()
-    counts_raw = _read(
-        read_counts,
-        counts_path,
-        "counts",
-        "set config key 'counts' to a TSV/CSV of genes x samples with the gene id first.",
-        result,
-    )
     sheet = _read(
         read_sample_sheet,
         samples_path,
@@ -648,8 +645,30 @@ def check_inputs(
         "whose first column is the sample id.",
         result,
     )
+    sample_ids = None
+    if sheet is not None:
+        sample_ids = [str(s) for s in sheet.index if pd.notna(s)]
+    count_input = _read(
+        lambda p: read_count_input(p, counts_format, sample_ids),
+        counts_path,
+        "counts",
+        "set config key 'counts' to a count matrix (TSV/CSV, gene id first), a featureCounts "
+        "output, an nf-core/rnaseq gene table or a folder of HTSeq-count files.",
+        result,
+        allow_dir=True,
+    )
+    counts_raw = None
+    if count_input is not None:
+        counts_raw = count_input.counts
+        result.count_format = count_input.format
+        result.gene_names = count_input.gene_names
+        for note in count_input.notes:
+            result._add("counts_format", "ok", note)
     lengths_raw = None
-    if gene_lengths_path is not None:
+    if gene_lengths_path is None and count_input is not None and count_input.lengths is not None:
+        lengths_raw = count_input.lengths
+        gene_lengths_path = f"{counts_path} (featureCounts Length column)"
+    elif gene_lengths_path is not None:
         lengths_raw = _read(
             read_gene_lengths,
             gene_lengths_path,

@@ -17,6 +17,7 @@ result = check_inputs(
     params.gene_lengths,
     reduced=params.reduced,
     qc_factors=params.qc_factors,
+    counts_format=params.counts_format,
 )
 for check in result.checks:
     level = {"error": logging.ERROR, "warning": logging.WARNING}.get(check.status, logging.INFO)

@@ -420,3 +420,36 @@ def test_every_rule_has_log_and_conda_env():
             assert "    log:" in rule and "    conda:" in rule, (smk.name, rule.split(":")[0])
             env = re.search(r'conda:\s*\n\s*"([^"]+)"', rule).group(1)
             assert (smk.parent / env).resolve().is_file(), env
+
+
+@pytest.mark.workflow
+def test_featurecounts_input_runs_like_the_matrix(example_run, tmp_path):
+    """The bundled example written as featureCounts output (comment line, annotation columns,
+    BAM paths as column names, lengths in Length) runs unchanged: same DESeq2 table, and
+    TPM/RPKM from the Length column without a gene_lengths file."""
+    counts = pd.read_csv(REPO_ROOT / "example" / "counts.tsv", sep="\t", index_col=0)
+    lengths = pd.read_csv(REPO_ROOT / "example" / "gene_lengths.tsv", sep="\t", index_col=0)
+    length = lengths.iloc[:, 0].reindex(counts.index).astype(int)
+    table = pd.DataFrame(
+        {"Chr": "chr1", "Start": 1, "End": length, "Strand": "+", "Length": length},
+        index=pd.Index(counts.index, name="Geneid"),
+    )
+    for sample in counts.columns:
+        table[f"/data/bams/{sample}.Aligned.sortedByCoord.out.bam"] = counts[sample]
+    path = tmp_path / "featurecounts.txt"
+    with open(path, "w") as handle:
+        handle.write('# Program:featureCounts v2.0.3; Command:"featureCounts" "-a" "genes.gtf"\n')
+        table.to_csv(handle, sep="\t")
+    config = example_config(tmp_path / "results")
+    config.update(counts=str(path), gene_lengths=None)
+    config["de"]["methods"] = ["deseq2"]
+    proc = run_snakemake(
+        "--cores", "2", "--configfile", str(write_config(tmp_path / "s.yaml", config))
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ours = read_tsv(tmp_path / "results" / "de" / "deseq2" / "treated_vs_control.tsv")
+    ref = read_tsv(example_run["outdir"] / "de" / "deseq2" / "treated_vs_control.tsv")
+    pd.testing.assert_frame_equal(ours, ref)
+    tpm = read_tsv(tmp_path / "results" / "normalized" / "tpm.tsv")
+    ref_tpm = read_tsv(example_run["outdir"] / "normalized" / "tpm.tsv")
+    pd.testing.assert_frame_equal(tpm, ref_tpm)

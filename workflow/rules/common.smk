@@ -4,6 +4,7 @@ import os
 import re
 from pathlib import Path
 
+from dgeflow.quantifiers import detect_format
 from dgeflow.validate import contrast_name
 
 if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
@@ -16,7 +17,11 @@ OUTDIR = os.path.normpath(config["outdir"])
 # TPM, RPKM and FPKM divide by gene length: without gene_lengths they are not requested at
 # all (so the DAG never contains them) and normalized/methods.tsv records why.
 LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
-HAS_LENGTHS = config.get("gene_lengths") is not None
+# featureCounts tables carry gene lengths (their Length column)
+COUNTS_FORMAT = config["counts_format"]
+if COUNTS_FORMAT == "auto" and Path(config["counts"]).exists():
+    COUNTS_FORMAT = detect_format(config["counts"])
+HAS_LENGTHS = config.get("gene_lengths") is not None or COUNTS_FORMAT == "featurecounts"
 METHODS = [
     m
     for m in config["normalization"]["methods"]
@@ -68,9 +73,10 @@ def input_files():
     """Study inputs that exist; missing ones are left to the validate rule to report
     together with every other problem (a missing input would stop snakemake first)."""
     paths = {"counts": config["counts"], "samples": config["samples"]}
-    if HAS_LENGTHS:
+    if config.get("gene_lengths") is not None:
         paths["gene_lengths"] = config["gene_lengths"]
-    return {key: path for key, path in paths.items() if Path(path).is_file()}
+    # a folder of HTSeq-count files is an input too
+    return {key: path for key, path in paths.items() if Path(path).exists()}
 
 
 def validated(name):

@@ -10,6 +10,7 @@ rule validate:
     threads: 1
     params:
         counts=config["counts"],
+        counts_format=config["counts_format"],
         samples=config["samples"],
         gene_lengths=config["gene_lengths"],
         design=config["design"],
