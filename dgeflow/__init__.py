@@ -13,6 +13,7 @@ from dgeflow.deseq2.model import DESeqFit, load_fit, rlog, vst
 from dgeflow.deseq2.size_factors import size_factors
 from dgeflow.edger.model import QLFit
 from dgeflow.formula import FormulaError, design_matrix, parse_formula
+from dgeflow.io.tximport import TxImport, tximport
 from dgeflow.limma.model import VoomFit
 
 __version__ = "0.1.0"
@@ -21,6 +22,7 @@ __all__ = [
     "FormulaError",
     "METHODS",
     "QLFit",
+    "TxImport",
     "VoomFit",
     "design_matrix",
     "filter_by_expr",
@@ -29,6 +31,7 @@ __all__ = [
     "parse_formula",
     "rlog",
     "size_factors",
+    "tximport",
     "vst",
     "__version__",
 ]

@@ -1,0 +1,76 @@
+"""dgeflow.tximport against R's tximport 1.26.1 and DESeq2 1.38.3 on six GEUVADIS salmon
+quantifications (../shared/data/tximport_geuvadis), and the GTF reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dgeflow
+from dgeflow.annotation import gene_lengths, gene_table, read_gtf
+from dgeflow.io import TableFormatError, read_tx2gene
+from dgeflow.io.tximport import deseq2_normalization_factors
+
+QUANT = Path(__file__).parent / "data" / "quantifiers"
+
+
+@pytest.fixture(scope="module")
+def geuvadis(shared_data):
+    d = shared_data / "tximport_geuvadis"
+    runs = pd.read_csv(d / "samples.txt", sep=" ")["run"].tolist()
+    files = {r: d / "salmon" / r / "quant.sf.gz" for r in runs}
+    return d, files
+
+
+def _max_rel(got: pd.DataFrame, ref: pd.DataFrame) -> float:
+    got = got.loc[ref.index, ref.columns].to_numpy()
+    ref = ref.to_numpy()
+    return float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-12)))
+
+
+def test_salmon_counts_abundance_length_equal_tximport(geuvadis):
+    d, files = geuvadis
+    txi = dgeflow.tximport(files, d / "tx2gene.gencode.v27.csv.gz", type="salmon")
+    ref_dir = d / "r_reference"
+    assert txi.counts.shape == (58288, 6)
+    for attr, name in (("counts", "counts"), ("length", "length"), ("abundance", "abundance_tpm")):
+        ref = pd.read_csv(ref_dir / f"txi_no_{name}.csv.gz", index_col=0)
+        assert _max_rel(getattr(txi, attr), ref) < 1e-6, attr
+    nf = deseq2_normalization_factors(txi.counts.round(), txi.length)
+    ref = pd.read_csv(ref_dir / "deseq2_tximport_normalizationFactors.csv.gz", index_col=0)
+    assert _max_rel(nf, ref) < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["scaledTPM", "lengthScaledTPM"])
+def test_counts_from_abundance(geuvadis, mode):
+    d, files = geuvadis
+    txi = dgeflow.tximport(files, d / "tx2gene.gencode.v27.csv.gz", counts_from_abundance=mode)
+    ref = pd.read_csv(d / "r_reference" / f"txi_{mode}_counts.csv.gz", index_col=0)
+    assert _max_rel(txi.counts, ref) < 1e-6
+    assert txi.counts_from_abundance == mode
+
+
+def test_unknown_transcripts_are_a_clear_error(geuvadis, tmp_path):
+    d, files = geuvadis
+    tx2gene = pd.Series(["g1"], index=["ENST_NOT_THERE"])
+    with pytest.raises(TableFormatError, match="none of the quantified transcripts"):
+        dgeflow.tximport(files, tx2gene)
+
+
+def test_gtf_exon_union_equals_featurecounts_length():
+    exons = read_gtf(QUANT / "genes.gtf")
+    # featureCounts 2.0.3 reported these lengths for the same GTF (featurecounts.txt)
+    assert gene_lengths(exons).to_dict() == {"geneA": 200.0, "geneB": 250.0, "geneC": 300.0}
+    assert gene_table(exons).loc["geneB", "gene_name"] == "BETA"
+    tx2gene = read_tx2gene(QUANT / "genes.gtf")
+    assert tx2gene["geneB.2"] == "geneB" and len(tx2gene) == 4
+
+
+def test_gtf_with_a_broken_line_names_it(tmp_path):
+    bad = tmp_path / "bad.gtf"
+    bad.write_text('chr1\tx\texon\t1\t10\t.\t+\t.\tgene_id "g";\nchr1\texon\t1\n')
+    with pytest.raises(TableFormatError, match="line 2: a GTF line has 9"):
+        read_gtf(bad)
