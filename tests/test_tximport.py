@@ -74,3 +74,32 @@ def test_gtf_with_a_broken_line_names_it(tmp_path):
     bad.write_text('chr1\tx\texon\t1\t10\t.\t+\t.\tgene_id "g";\nchr1\texon\t1\n')
     with pytest.raises(TableFormatError, match="line 2: a GTF line has 9"):
         read_gtf(bad)
+
+
+def test_deseq2_from_salmon_equals_deseqdatasetfromtximport(geuvadis):
+    """dgeflow.fit(txi, ...) = R's DESeqDataSetFromTximport + DESeq + results: counts rounded,
+    average transcript lengths as normalization factors (tests/r/make_tximport_references.R)."""
+    d, files = geuvadis
+    ref_dir = Path(__file__).parent / "data" / "r_reference" / "tximport"
+    txi = dgeflow.tximport(files, d / "tx2gene.gencode.v27.csv.gz")
+    samples = pd.DataFrame({"group": ["A"] * 3 + ["B"] * 3}, index=list(files))
+    fit = dgeflow.fit(txi, samples, "~ group")
+    summary = pd.read_csv(ref_dir / "deseq2_salmon_summary.csv").iloc[0]
+    assert fit.trend.asympt_disp == pytest.approx(summary["asymptDisp"], rel=1e-8)
+    assert fit.disp_prior_var == pytest.approx(summary["dispPriorVar"], rel=1e-8)
+    res = fit.results(("group", "B", "A"))
+    assert res.attrs["filter_threshold"] == pytest.approx(summary["filterThreshold"], rel=1e-9)
+    assert int((res["padj"] < 0.05).sum()) == summary["n_padj_lt_0.05"]
+    ref = pd.read_csv(ref_dir / "deseq2_salmon_B_vs_A.csv.gz", index_col=0)
+    ours = res.loc[ref.index]
+    for col in ("baseMean", "log2FoldChange", "pvalue", "padj"):
+        assert (ours[col].isna() == ref[col].isna()).all(), col
+        ok = ref[col].notna()
+        rel = (ours.loc[ok, col] - ref.loc[ok, col]).abs() / ref.loc[ok, col].abs().clip(1e-300)
+        assert rel.max() < 1e-6, col
+    nf = fit.normalization_factors
+    assert nf.shape == txi.counts.shape and not np.allclose(nf.iloc[:, 0], nf.iloc[0, 0])
+    with pytest.raises(ValueError, match="per-gene normalization factors"):
+        _ = fit.size_factors
+    # the transformations take the per-gene factors too
+    assert np.isfinite(fit.vst().to_numpy()).all()

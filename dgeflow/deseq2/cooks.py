@@ -124,8 +124,9 @@ def replace_outlier_counts(
         return y, replaced
     # only genes with an outlier change, so only their trimmed means are needed
     rows = np.flatnonzero(replaced)
+    sf = sf[rows] if np.ndim(sf) == 2 else sf  # per-gene normalization factors
     trim_mean = trimmed_mean(y[rows] / sf, 0.2, axis=1)
-    # as.integer truncation, as DESeq2
+    # as.integer truncation, as DESeq2 (with normalizationFactors when the fit has them)
     replacement = np.trunc(trim_mean[:, None] * sf)
     new = y.copy()
     new[rows] = np.where(outlier[rows], replacement, y[rows])

@@ -28,6 +28,7 @@ from dgeflow.formula import (
     fitted_design,
     parse_formula,
 )
+from dgeflow.io.tximport import TxImport, deseq2_normalization_factors
 from dgeflow.multiple_testing import bh_adjust
 from dgeflow.nb import nb_deviance
 from dgeflow.threads import chunk_slices
@@ -91,8 +92,20 @@ class DESeqFit:
     # ------------------------------------------------------------------ accessors
     @property
     def size_factors(self) -> pd.Series:
-        """Size factor per sample."""
+        """Size factor per sample (fits with per-gene normalization factors have none)."""
+        if np.ndim(self._sf) == 2:
+            raise ValueError(
+                "this fit uses per-gene normalization factors (tximport lengths): see "
+                "normalization_factors"
+            )
         return pd.Series(self._sf, index=self.counts.columns, name="sizeFactor")
+
+    @property
+    def normalization_factors(self) -> pd.DataFrame:
+        """Normalization factor per gene and sample (DESeq2's ``normalizationFactors``; the
+        size factors repeated for every gene when the fit has no per-gene factors)."""
+        nf = np.broadcast_to(self._sf, self.counts.shape)
+        return pd.DataFrame(nf, index=self.counts.index, columns=self.counts.columns)
 
     @property
     def result_names(self) -> list[str]:
@@ -167,7 +180,7 @@ class DESeqFit:
                     f"{self.design.formula.text!r} with fewer terms"
                 )
             g = self._g
-            nf = np.broadcast_to(self._sf, g.counts.shape)
+            nf = _sf_rows(self._sf, g.genes, g.counts.shape)
             if rdm.matrix.shape[1] == 1 and np.all(rdm.matrix == 1):
                 rfit = _intercept_only_fit(g.counts, nf, g.dispersion)
             else:
@@ -294,7 +307,11 @@ class DESeqFit:
                 self.samples,
                 self.design.formula.text,
                 reference_levels={**self.design.reference_levels, factor: reference},
-                size_factors=pd.Series(self._sf, index=self.counts.columns),
+                **(
+                    {"normalization_factors": self._sf}
+                    if np.ndim(self._sf) == 2
+                    else {"size_factors": pd.Series(self._sf, index=self.counts.columns)}
+                ),
                 fit_type=self.options["fit_type"],
                 test=self.options["test"],
                 reduced=self.options["reduced"],
@@ -409,12 +426,19 @@ def _row_chunks(n_rows: int, n_cols: int) -> list[slice]:
     return chunk_slices(n_rows, n_cols, elements=1 << 20)
 
 
+def _sf_rows(sf: np.ndarray, rows, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The size factors (m,) or per-gene normalization factors (genes, m) of some genes."""
+    if np.ndim(sf) == 2:
+        return sf[rows]
+    return sf if shape is None else np.broadcast_to(sf, shape)
+
+
 def _normalized_mean_var(y: np.ndarray, sf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-gene mean and variance of normalized counts, without a full normalized copy."""
     mean = np.empty(y.shape[0])
     var = np.empty(y.shape[0])
     for rows in _row_chunks(*y.shape):
-        normed = y[rows] / sf
+        normed = y[rows] / _sf_rows(sf, rows)
         mean[rows] = normed.mean(axis=1)
         var[rows] = normed.var(axis=1, ddof=1)
     return mean, var
@@ -453,13 +477,14 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
     )
     cutoff = cooks_mod.cooks_cutoff(*x.shape) if replaceable.any() else np.inf
     for rows in _row_chunks(n, m):
-        c = cooks_mod.cooks_distance(y[rows], y[rows] / sf, mu[rows], glm.hat_diagonals[rows], x)
+        nf = _sf_rows(sf, rows)
+        c = cooks_mod.cooks_distance(y[rows], y[rows] / nf, mu[rows], glm.hat_diagonals[rows], x)
         argmax[rows] = np.argmax(np.nan_to_num(c, nan=-np.inf), axis=1)
         max_cooks[rows] = cooks_mod.max_cooks(c, x)
         if replaceable.any():
             with np.errstate(invalid="ignore"):
                 flagged[rows] = (c > cutoff).any(axis=1)
-            new, rep = cooks_mod.replace_outlier_counts(y[rows], sf, c, x, cutoff, replace_min)
+            new, rep = cooks_mod.replace_outlier_counts(y[rows], nf, c, x, cutoff, replace_min)
             if rep.any():
                 if counts is y:
                     counts = y.copy()
@@ -494,6 +519,18 @@ def _resolve_size_factors(size_factors, counts, y_all, control_genes) -> np.ndar
     return sf
 
 
+def _resolve_normalization_factors(factors, counts: pd.DataFrame) -> np.ndarray:
+    if isinstance(factors, pd.DataFrame):
+        factors = factors.reindex(index=counts.index, columns=counts.columns)
+    nf = np.asarray(factors, dtype=float)
+    if nf.shape != counts.shape or not np.all(np.isfinite(nf) & (nf > 0)):
+        raise ValueError(
+            "normalization_factors must be positive, one per gene and sample, shaped like the "
+            "counts"
+        )
+    return nf
+
+
 def _estimate_dispersions(
     y, sf_mat, x, base_mean, fit_type, trend=None, prior=None, keep_mu=False
 ):
@@ -524,6 +561,7 @@ def fit(
     test: str = "wald",
     reduced: str | None = None,
     min_replicates_for_replace: int | None = 7,
+    normalization_factors: pd.DataFrame | np.ndarray | None = None,
 ) -> DESeqFit:
     """Fit DESeq2's model: size factors, dispersions (gene-wise, trend, MAP) and the NB GLM.
 
@@ -550,11 +588,22 @@ def fit(
     min_replicates_for_replace
         Replace Cook's outlier counts in design cells with at least this many samples and
         refit those genes (DESeq2's default 7); ``None`` disables replacement.
+    normalization_factors
+        Per gene and sample factors instead of size factors (DESeq2's
+        ``normalizationFactors``). ``counts`` may also be a :class:`dgeflow.TxImport`: its
+        counts are rounded and, with ``counts_from_abundance="no"``, its average transcript
+        lengths become normalization factors, as ``DESeqDataSetFromTximport`` +
+        ``estimateSizeFactors``.
 
     Returns
     -------
     DESeqFit
     """
+    if isinstance(counts, TxImport):
+        txi = counts
+        counts = txi.counts.round().astype(np.int64)
+        if txi.counts_from_abundance == "no" and normalization_factors is None:
+            normalization_factors = deseq2_normalization_factors(counts, txi.length)
     samples, dm = fitted_design(counts, samples, design, reference_levels)
     if reduced:
         parse_formula(reduced)
@@ -562,12 +611,17 @@ def fit(
     x = dm.matrix
     m = x.shape[0]
 
-    sf = _resolve_size_factors(size_factors, counts, y_all, control_genes)
+    if normalization_factors is not None:
+        sf = _resolve_normalization_factors(normalization_factors, counts)
+    else:
+        sf = _resolve_size_factors(size_factors, counts, y_all, control_genes)
     base_mean, base_var = _normalized_mean_var(y_all, sf)
     genes = np.flatnonzero(y_all.sum(axis=1) > 0)
     y = y_all[genes]
     del y_all
-    sf_mat = np.broadcast_to(sf, y.shape)
+    sf_mat = _sf_rows(sf, genes, y.shape)
+    # Cook's and replacement work on the non-zero genes' factors
+    sf_genes = sf if np.ndim(sf) == 1 else sf_mat
     bm = base_mean[genes]
 
     lrt = test.lower() == "lrt"
@@ -577,7 +631,7 @@ def fit(
     glm = fit_nb_glm(y, x, sf_mat, mapd.dispersion)
     replace_min = min_replicates_for_replace if m > x.shape[1] else None
     # DESeq(test = "LRT") takes its Cook's distances with the gene-wise step's means
-    cooks = _cooks_pass(y, sf, glm, x, replace_min, mu=gene.mu if lrt else None)
+    cooks = _cooks_pass(y, sf_genes, glm, x, replace_min, mu=gene.mu if lrt else None)
     gene.mu = None
     # the per-count working arrays are only needed for Cook's distances: dropping them keeps a
     # 60,000 x 1,000 fit (and its pickle) to the counts plus per-gene values
@@ -587,7 +641,7 @@ def fit(
     rows = np.flatnonzero(replaced & (y_fit.sum(axis=1) > 0))
     if replaced.any():
         base_mean[genes[replaced]], base_var[genes[replaced]] = _normalized_mean_var(
-            y_fit[replaced], sf
+            y_fit[replaced], _sf_rows(sf_genes, replaced)
         )
         bm = base_mean[genes]
     if rows.size:
@@ -635,9 +689,11 @@ def fit(
 def _blind_trend(counts: pd.DataFrame, fit_type: str, size_factors) -> tuple[np.ndarray, object]:
     y_all = _as_count_matrix(counts)
     sf = estimate_size_factors(y_all) if size_factors is None else np.asarray(size_factors, float)
-    y = y_all[y_all.sum(axis=1) > 0]
-    gene = estimate_genewise_dispersions(y, np.broadcast_to(sf, y.shape), np.ones((y.shape[1], 1)))
-    return sf, fit_dispersion_trend((y / sf).mean(axis=1), gene.disp_gene_est, fit_type)
+    nonzero = y_all.sum(axis=1) > 0
+    y = y_all[nonzero]
+    nf = _sf_rows(sf, nonzero, y.shape)
+    gene = estimate_genewise_dispersions(y, nf, np.ones((y.shape[1], 1)))
+    return sf, fit_dispersion_trend((y / nf).mean(axis=1), gene.disp_gene_est, fit_type)
 
 
 def vst(

@@ -54,6 +54,8 @@ def rlog_from_trend(
     genes = np.flatnonzero(y_all.sum(axis=1) > 0)
     y = y_all[genes]
     n, m = y.shape
+    if sf.ndim == 2:  # per-gene normalization factors
+        sf = sf[genes]
     normed = y / sf
     base_mean = normed.mean(axis=1)
     disp_fit = trend(base_mean)

@@ -134,7 +134,9 @@ def shrink_lfc(fit, contrast: np.ndarray, method: str) -> tuple[np.ndarray, np.n
     beta_mle = g.glm.beta
     se_mle = np.sqrt(g.glm.sigma[:, k, k])
     scale = np.sqrt(prior_variance(beta_mle[:, k], se_mle))
-    offset = np.broadcast_to(np.log(fit._sf), g.counts.shape)
+    from dgeflow.deseq2.model import _sf_rows  # the fit's module imports this one lazily
+
+    offset = np.log(_sf_rows(fit._sf, g.genes, g.counts.shape))
     start = np.clip(beta_mle, -30, 30)
     mode, sd = posterior_mode(
         g.counts, x, offset, g.dispersion, start, k, scale, cauchy=method == "apeglm"
