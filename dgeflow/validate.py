@@ -31,7 +31,8 @@ from dgeflow.formula import (
     parse_formula,
 )
 from dgeflow.io import TableFormatError, read_gene_lengths, read_sample_sheet
-from dgeflow.quantifiers import read_count_input
+from dgeflow.io.tximport import tximport
+from dgeflow.quantifiers import CountInput, read_count_input
 
 #: Contrast names become file names (``de/{name}.tsv``): letters, digits, ``_ . -``.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -72,6 +73,7 @@ class ValidationResult:
     lengths: pd.Series | None = None
     count_format: str = "matrix"
     gene_names: pd.Series | None = None
+    tx_lengths: pd.DataFrame | None = None  # tximport's average transcript lengths
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -625,6 +627,7 @@ def check_inputs(
     reduced: str | None = None,
     qc_factors: Sequence[str] | None = None,
     counts_format: str = "auto",
+    quantifications: Mapping[str, object] | None = None,
 ) -> ValidationResult:
     """Run every input check and collect the results without raising.
 
@@ -648,15 +651,20 @@ def check_inputs(
     sample_ids = None
     if sheet is not None:
         sample_ids = [str(s) for s in sheet.index if pd.notna(s)]
-    count_input = _read(
-        lambda p: read_count_input(p, counts_format, sample_ids),
-        counts_path,
-        "counts",
-        "set config key 'counts' to a count matrix (TSV/CSV, gene id first), a featureCounts "
-        "output, an nf-core/rnaseq gene table or a folder of HTSeq-count files.",
-        result,
-        allow_dir=True,
-    )
+    if quantifications:
+        count_input = _read_quantifications(quantifications, sample_ids, result)
+        counts_path = str(quantifications.get("files"))
+    else:
+        count_input = _read(
+            lambda p: read_count_input(p, counts_format, sample_ids),
+            counts_path,
+            "counts",
+            "set config key 'counts' to a count matrix (TSV/CSV, gene id first), a "
+            "featureCounts output, an nf-core/rnaseq gene table or a folder of HTSeq-count "
+            "files.",
+            result,
+            allow_dir=True,
+        )
     counts_raw = None
     if count_input is not None:
         counts_raw = count_input.counts
@@ -733,7 +741,60 @@ def check_inputs(
         result.counts = counts
         result.samples = samples
         result.lengths = lengths
+        if result.tx_lengths is not None:
+            result.tx_lengths = result.tx_lengths.loc[counts.index, list(counts.columns)]
     return result
+
+
+def _read_quantifications(
+    quantifications: Mapping[str, object], sample_ids: list[str] | None, result: ValidationResult
+) -> CountInput | None:
+    """tximport of one quantification file per sample (config key 'quantifications')."""
+    pattern = str(quantifications.get("files", ""))
+    kind = str(quantifications.get("type", "salmon"))
+    mode = str(quantifications.get("counts_from_abundance", "no"))
+    if "{sample}" not in pattern:
+        result._add(
+            "quantifications",
+            "error",
+            f"config key 'quantifications.files' is {pattern!r}, which has no {{sample}}. Fix: "
+            "give the path of one sample's file with {sample} for its id, e.g. "
+            "'quant/{sample}/quant.sf'.",
+        )
+        return None
+    if sample_ids is None:
+        result._add("quantifications", "skipped", "sample sheet unusable")
+        return None
+    files = {s: Path(pattern.replace("{sample}", s)) for s in sample_ids}
+    absent = [f"{s} ({p})" for s, p in files.items() if not p.is_file()]
+    if absent:
+        result._add(
+            "quantifications",
+            "error",
+            f"no {kind} quantification file for sample(s) {_examples(absent)} (pattern "
+            f"{pattern!r}, relative to {Path.cwd()}). Fix: correct "
+            "'quantifications.files' or the sample ids.",
+        )
+        return None
+    try:
+        txi = tximport(files, str(quantifications.get("tx2gene")), kind, mode)
+    except (TableFormatError, OSError, ValueError) as err:
+        result._add(
+            "quantifications",
+            "error",
+            f"{err}. Fix: check 'quantifications.type' ({kind}) and 'quantifications.tx2gene'.",
+        )
+        return None
+    counts = txi.counts.round().astype("int64")
+    if mode == "no":
+        result.tx_lengths = txi.length
+    note = (
+        f"{kind} quantifications of {len(files)} samples summarized to {len(counts)} genes "
+        f"(tximport, countsFromAbundance = {mode}); counts rounded"
+    )
+    if mode == "no":
+        note += "; average transcript lengths become DESeq2's normalization factors"
+    return CountInput(counts, f"tximport-{kind}", notes=[note])
 
 
 def validate_inputs(

@@ -2,10 +2,14 @@
 
 import logging
 
+import numpy as np
+import pandas as pd
+
 import dgeflow
 from dgeflow import contrasts, plots
 from dgeflow.deseq2.filtering import prefilter_counts
 from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.io.tximport import deseq2_normalization_factors
 from dgeflow.threads import limit_threads
 
 log_to_file(snakemake.log[0])
@@ -25,6 +29,12 @@ if len(kept) < len(counts):
 counts = kept
 samples = read_table(snakemake.input.samples)
 reference_levels = contrasts.reference_levels(snakemake.params.contrasts)
+# tximport input: average transcript lengths as normalization factors (DESeqDataSetFromTximport)
+factors = None
+if hasattr(snakemake.input, "tx_lengths"):
+    lengths = read_table(snakemake.input.tx_lengths).loc[counts.index, counts.columns]
+    factors = deseq2_normalization_factors(counts, lengths)
+    logging.info("normalization factors from tximport's average transcript lengths")
 
 with limit_threads(snakemake.threads):
     model = dgeflow.fit(
@@ -37,9 +47,16 @@ with limit_threads(snakemake.threads):
         test=de["test"],
         reduced=de["reduced"] if de["test"] == "lrt" else None,
         min_replicates_for_replace=de["min_replicates_for_replace"],
+        normalization_factors=factors,
     )
 model.save(snakemake.output.model)
-write_table(model.size_factors.rename("size_factor"), snakemake.output.size_factors, "sample_id")
+if factors is None:
+    sample_factors = model.size_factors.rename("size_factor")
+else:
+    # per-gene factors: each sample's geometric mean over genes stands for its size factor
+    geo = np.exp(np.log(model.normalization_factors).mean(axis=0))
+    sample_factors = pd.Series(geo, name="size_factor")
+write_table(sample_factors, snakemake.output.size_factors, "sample_id")
 write_table(model.gene_table, snakemake.output.gene_fit, "gene_id")
 plots.save_figure(plots.dispersion_plot(model.gene_table), snakemake.output.dispersion_png)
 logging.info("fitted %s; coefficients: %s", snakemake.params.design, model.result_names)

@@ -18,6 +18,7 @@ result = check_inputs(
     reduced=params.reduced,
     qc_factors=params.qc_factors,
     counts_format=params.counts_format,
+    quantifications=params.quantifications,
 )
 for check in result.checks:
     level = {"error": logging.ERROR, "warning": logging.WARNING}.get(check.status, logging.INFO)
@@ -34,5 +35,7 @@ write_table(result.counts, snakemake.output.counts, "gene_id")
 write_table(result.samples, snakemake.output.samples, "sample_id")
 if result.lengths is not None:
     write_table(result.lengths, snakemake.output.gene_lengths, "gene_id")
+if result.tx_lengths is not None:
+    write_table(result.tx_lengths, snakemake.output.tx_lengths, "gene_id")
 result.summary().to_csv(snakemake.output.summary, sep="\t", index=False)
 logging.info("validated %d genes x %d samples", *result.counts.shape)

@@ -378,8 +378,12 @@ def test_snakefmt_check_is_clean():
 
 
 def _schema_properties(schema: dict, prefix: str = ""):
+    # keys of which one is required ("counts" or "quantifications") count as required
+    required = set(schema.get("required", []))
+    for alternative in schema.get("anyOf", []):
+        required |= set(alternative.get("required", []))
     for key, sub in schema.get("properties", {}).items():
-        yield f"{prefix}{key}", sub, key in schema.get("required", [])
+        yield f"{prefix}{key}", sub, key in required
         if sub.get("type") == "object":
             yield from _schema_properties(sub, f"{prefix}{key}.")
         if sub.get("type") == "array" and isinstance(sub.get("items"), dict):
@@ -453,3 +457,46 @@ def test_featurecounts_input_runs_like_the_matrix(example_run, tmp_path):
     tpm = read_tsv(tmp_path / "results" / "normalized" / "tpm.tsv")
     ref_tpm = read_tsv(example_run["outdir"] / "normalized" / "tpm.tsv")
     pd.testing.assert_frame_equal(tpm, ref_tpm)
+
+
+@pytest.mark.workflow
+def test_salmon_quantifications_run_like_deseqdatasetfromtximport(tmp_path, shared_data):
+    """config 'quantifications' (salmon files by sample id, tx2gene): tximport, then DESeq2
+    with the average transcript lengths as normalization factors; the DE table equals R's
+    DESeqDataSetFromTximport + DESeq + results (tests/r/make_tximport_references.R)."""
+    d = shared_data / "tximport_geuvadis"
+    runs = pd.read_csv(d / "samples.txt", sep=" ")["run"].tolist()
+    sheet = tmp_path / "samples.csv"
+    pd.DataFrame({"group": ["A"] * 3 + ["B"] * 3}, index=pd.Index(runs, name="sample")).to_csv(
+        sheet
+    )
+    config = {
+        "quantifications": {
+            "type": "salmon",
+            "files": str(d / "salmon" / "{sample}" / "quant.sf.gz"),
+            "tx2gene": str(d / "tx2gene.gencode.v27.csv.gz"),
+        },
+        "samples": str(sheet),
+        "design": "~ group",
+        "contrasts": [{"name": "B_vs_A", "factor": "group", "level": "B", "reference": "A"}],
+        "outdir": str(tmp_path / "results"),
+        "normalization": {"methods": ["cpm", "median_of_ratios"]},
+    }
+    proc = run_snakemake(
+        "--cores", "2", "--configfile", str(write_config(tmp_path / "s.yaml", config))
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "results" / "validation" / "tx_lengths.tsv").is_file()
+    ours = pd.read_csv(
+        tmp_path / "results" / "de" / "deseq2" / "B_vs_A.tsv", sep="\t", index_col=0
+    )
+    ref = pd.read_csv(
+        REPO_ROOT / "tests" / "data" / "r_reference" / "tximport" / "deseq2_salmon_B_vs_A.csv.gz",
+        index_col=0,
+    )
+    ours = ours.loc[ref.index]
+    for col in ("pvalue", "padj"):
+        assert (ours[col].isna() == ref[col].isna()).all()
+        ok = ref[col].notna()
+        rel = (ours.loc[ok, col] - ref.loc[ok, col]).abs() / ref.loc[ok, col].clip(lower=1e-300)
+        assert rel.max() < 1e-6

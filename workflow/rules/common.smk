@@ -18,9 +18,16 @@ OUTDIR = os.path.normpath(config["outdir"])
 # all (so the DAG never contains them) and normalized/methods.tsv records why.
 LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
 # featureCounts tables carry gene lengths (their Length column)
+QUANTIFICATIONS = config.get("quantifications")
 COUNTS_FORMAT = config["counts_format"]
-if COUNTS_FORMAT == "auto" and Path(config["counts"]).exists():
+if QUANTIFICATIONS:
+    COUNTS_FORMAT = "tximport"
+elif COUNTS_FORMAT == "auto" and Path(config["counts"]).exists():
     COUNTS_FORMAT = detect_format(config["counts"])
+# tximport's average transcript lengths, passed to DESeq2 as normalization factors
+HAS_TX_LENGTHS = (
+    bool(QUANTIFICATIONS) and QUANTIFICATIONS["counts_from_abundance"] == "no"
+)
 HAS_LENGTHS = config.get("gene_lengths") is not None or COUNTS_FORMAT == "featurecounts"
 METHODS = [
     m
@@ -72,11 +79,35 @@ def mem_mb_scaled(base_mb, per_input_mb):
 def input_files():
     """Study inputs that exist; missing ones are left to the validate rule to report
     together with every other problem (a missing input would stop snakemake first)."""
-    paths = {"counts": config["counts"], "samples": config["samples"]}
+    paths = {"samples": config["samples"]}
+    if not QUANTIFICATIONS:
+        paths["counts"] = config["counts"]
     if config.get("gene_lengths") is not None:
         paths["gene_lengths"] = config["gene_lengths"]
     # a folder of HTSeq-count files is an input too
-    return {key: path for key, path in paths.items() if Path(path).exists()}
+    files = {key: path for key, path in paths.items() if Path(path).exists()}
+    if QUANTIFICATIONS:
+        files.update(quantification_files())
+    return files
+
+
+def quantification_files():
+    """One input per sample-sheet id (when the sheet can be read; validation reports it
+    otherwise), and the tx2gene table."""
+    from dgeflow.io import read_sample_sheet
+
+    files = {}
+    if Path(QUANTIFICATIONS["tx2gene"]).exists():
+        files["tx2gene"] = QUANTIFICATIONS["tx2gene"]
+    try:
+        ids = [str(s) for s in read_sample_sheet(config["samples"]).index]
+    except Exception:  # noqa: BLE001 - the validate rule reports a broken sheet
+        return files
+    for sample in ids:
+        path = QUANTIFICATIONS["files"].replace("{sample}", sample)
+        if Path(path).exists():
+            files[f"quant_{sample}"] = path
+    return files
 
 
 def validated(name):
@@ -98,6 +129,15 @@ def validation_outputs():
     }
     if HAS_LENGTHS:
         files["gene_lengths"] = validated("gene_lengths")
+    if HAS_TX_LENGTHS:
+        files["tx_lengths"] = validated("tx_lengths")
+    return files
+
+
+def de_fit_inputs():
+    files = {"counts": validated("counts"), "samples": validated("samples")}
+    if HAS_TX_LENGTHS:
+        files["tx_lengths"] = validated("tx_lengths")
     return files
 
 

@@ -1,7 +1,6 @@
 rule de_fit_deseq2:
     input:
-        counts=validated("counts"),
-        samples=validated("samples"),
+        unpack(lambda wildcards: de_fit_inputs()),
     output:
         model=out("de/deseq2/model.pkl"),
         size_factors=out("de/deseq2/size_factors.tsv"),

@@ -9,8 +9,9 @@ rule validate:
         "../../envs/validate.yaml"
     threads: 1
     params:
-        counts=config["counts"],
+        counts=config.get("counts"),
         counts_format=config["counts_format"],
+        quantifications=QUANTIFICATIONS,
         samples=config["samples"],
         gene_lengths=config["gene_lengths"],
         design=config["design"],
