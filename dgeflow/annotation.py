@@ -79,3 +79,26 @@ def gene_table(exons: pd.DataFrame) -> pd.DataFrame:
         .first()
     )
     return table
+
+
+def read_annotation(path: str | Path) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Gene annotation from a GTF or a table (``gene_id``, ``gene_name``, optional
+    ``biotype``; TSV/CSV). Returns the per-gene table (``gene_name``, ``biotype``) and, for a
+    GTF, gene lengths (exon union)."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith((".gtf", ".gtf.gz", ".gff", ".gff.gz")):
+        exons = read_gtf(path)
+        return gene_table(exons), gene_lengths(exons)
+    sep = "," if name.endswith((".csv", ".csv.gz")) else "\t"
+    table = pd.read_csv(path, sep=sep, dtype=str)
+    missing = [c for c in ("gene_id", "gene_name") if c not in table.columns]
+    if missing:
+        raise TableFormatError(
+            f"{path}: an annotation table needs columns gene_id and gene_name (and optionally "
+            f"biotype); missing {', '.join(missing)}"
+        )
+    table = table.drop_duplicates("gene_id").set_index("gene_id")
+    if "biotype" not in table.columns:
+        table["biotype"] = np.nan
+    return table[["gene_name", "biotype"]], None

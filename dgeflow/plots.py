@@ -392,6 +392,7 @@ def volcano(
     *,
     pvalue_column: str = "pvalue",
     padj_column: str = "padj",
+    labels: pd.Series | None = None,
 ) -> Figure:
     """Volcano plot: -log10 p-value against log2 fold change.
 
@@ -412,6 +413,8 @@ def volcano(
         Number of genes labelled.
     pvalue_column, padj_column
         Other tools' p-value columns (e.g. limma's ``P.Value``, ``adj.P.Val``).
+    labels
+        Gene symbols by gene id for the labels (the id where a gene has none).
 
     Returns
     -------
@@ -449,8 +452,10 @@ def volcano(
         ranked = np.argsort(data[padj_column].to_numpy(dtype=float)[selected], kind="stable")
         idx = np.flatnonzero(selected)[ranked[:label_top]]
         for i in idx:
+            gene = data.index[i]
+            label = labels.get(gene) if labels is not None else None
             ax.annotate(
-                str(data.index[i]),
+                str(label) if isinstance(label, str) and label else str(gene),
                 (lfc[i], score[i]),
                 xytext=(3, 2),
                 textcoords="offset points",

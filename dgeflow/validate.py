@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dgeflow.annotation import read_annotation
 from dgeflow.formula import (
     FormulaError,
     check_design,
@@ -74,6 +75,7 @@ class ValidationResult:
     count_format: str = "matrix"
     gene_names: pd.Series | None = None
     tx_lengths: pd.DataFrame | None = None  # tximport's average transcript lengths
+    annotation: pd.DataFrame | None = None  # gene_name, biotype per counted gene
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -628,6 +630,7 @@ def check_inputs(
     qc_factors: Sequence[str] | None = None,
     counts_format: str = "auto",
     quantifications: Mapping[str, object] | None = None,
+    annotation_path: str | Path | None = None,
 ) -> ValidationResult:
     """Run every input check and collect the results without raising.
 
@@ -672,8 +675,29 @@ def check_inputs(
         result.gene_names = count_input.gene_names
         for note in count_input.notes:
             result._add("counts_format", "ok", note)
+    annotation, gtf_lengths = None, None
+    if annotation_path is not None:
+        read = _read(
+            read_annotation,
+            annotation_path,
+            "annotation",
+            "set config key 'annotation' to a GTF or a table with columns gene_id and gene_name, "
+            "or to null.",
+            result,
+        )
+        if read is not None:
+            annotation, gtf_lengths = read
+    elif count_input is not None and count_input.gene_names is not None:
+        annotation = pd.DataFrame({"gene_name": count_input.gene_names, "biotype": np.nan})
     lengths_raw = None
-    if gene_lengths_path is None and count_input is not None and count_input.lengths is not None:
+    if (
+        gene_lengths_path is None
+        and gtf_lengths is not None
+        and (count_input is None or count_input.lengths is None)
+    ):
+        lengths_raw = gtf_lengths
+        gene_lengths_path = f"{annotation_path} (union of each gene's exons)"
+    elif gene_lengths_path is None and count_input is not None and count_input.lengths is not None:
         lengths_raw = count_input.lengths
         gene_lengths_path = f"{counts_path} (featureCounts Length column)"
     elif gene_lengths_path is not None:
@@ -743,6 +767,15 @@ def check_inputs(
         result.lengths = lengths
         if result.tx_lengths is not None:
             result.tx_lengths = result.tx_lengths.loc[counts.index, list(counts.columns)]
+        if annotation is not None:
+            result.annotation = annotation.reindex(counts.index)
+            named = int(result.annotation["gene_name"].notna().sum())
+            result._add(
+                "annotation",
+                "ok" if named else "warning",
+                f"gene names for {named} of {len(counts)} genes"
+                + ("" if named else ": do the annotation's gene ids match the counts'?"),
+            )
     return result
 
 

@@ -5,7 +5,7 @@ import logging
 import dgeflow
 from dgeflow import plots
 from dgeflow.agreement import RESULT_COLUMNS
-from dgeflow.io import log_to_file, write_table
+from dgeflow.io import log_to_file, read_table, write_table
 
 log_to_file(snakemake.log[0])
 
@@ -45,6 +45,11 @@ else:
         xlabel="average log2 CPM",
     )
 cols = RESULT_COLUMNS[method]
+labels = None
+if hasattr(snakemake.input, "annotation"):
+    # gene symbols after the tool's own columns, so tables still drop into its tools
+    labels = read_table(snakemake.input.annotation)["gene_name"]
+    table["gene_name"] = labels.reindex(table.index).to_numpy()
 write_table(table, snakemake.output.table, "gene_id")
 plots.save_figure(ma, snakemake.output.ma_png)
 plots.save_figure(
@@ -55,6 +60,7 @@ plots.save_figure(
         lfc_column=cols["lfc"],
         pvalue_column=cols["pvalue"],
         padj_column=cols["padj"],
+        labels=labels,
     ),
     snakemake.output.volcano_png,
 )

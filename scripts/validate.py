@@ -3,6 +3,8 @@
 import logging
 import sys
 
+import pandas as pd
+
 from dgeflow.io import log_to_file, write_table
 from dgeflow.validate import InputError, check_inputs
 
@@ -19,6 +21,7 @@ result = check_inputs(
     qc_factors=params.qc_factors,
     counts_format=params.counts_format,
     quantifications=params.quantifications,
+    annotation_path=params.annotation,
 )
 for check in result.checks:
     level = {"error": logging.ERROR, "warning": logging.WARNING}.get(check.status, logging.INFO)
@@ -37,5 +40,10 @@ if result.lengths is not None:
     write_table(result.lengths, snakemake.output.gene_lengths, "gene_id")
 if result.tx_lengths is not None:
     write_table(result.tx_lengths, snakemake.output.tx_lengths, "gene_id")
+if hasattr(snakemake.output, "annotation"):
+    annotation = result.annotation
+    if annotation is None:  # declared from the config, but nothing named: an empty table
+        annotation = pd.DataFrame({"gene_name": [], "biotype": []})
+    write_table(annotation, snakemake.output.annotation, "gene_id")
 result.summary().to_csv(snakemake.output.summary, sep="\t", index=False)
 logging.info("validated %d genes x %d samples", *result.counts.shape)

@@ -103,3 +103,29 @@ def test_deseq2_from_salmon_equals_deseqdatasetfromtximport(geuvadis):
         _ = fit.size_factors
     # the transformations take the per-gene factors too
     assert np.isfinite(fit.vst().to_numpy()).all()
+
+
+def test_annotation_table_and_gtf(tmp_path):
+    from dgeflow.annotation import read_annotation
+
+    table, lengths = read_annotation(QUANT / "genes.gtf")
+    assert table.loc["geneC", "gene_name"] == "GAMMA" and lengths["geneB"] == 250.0
+    tsv = tmp_path / "ann.tsv"
+    tsv.write_text("gene_id\tgene_name\ngeneA\tALPHA\n")
+    table, lengths = read_annotation(tsv)
+    assert table.loc["geneA", "gene_name"] == "ALPHA" and lengths is None
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\tname\ngeneA\tALPHA\n")
+    with pytest.raises(TableFormatError, match="needs columns gene_id and gene_name"):
+        read_annotation(bad)
+
+
+def test_validation_takes_gtf_names_and_lengths():
+    from dgeflow.validate import check_inputs
+
+    result = check_inputs(
+        QUANT / "htseq", QUANT / "samples.yaml", "~ condition", annotation_path=QUANT / "genes.gtf"
+    )
+    assert result.ok, result.problems
+    assert result.annotation.loc["geneA", "gene_name"] == "ALPHA"
+    assert result.lengths.to_dict() == {"geneA": 200.0, "geneB": 250.0, "geneC": 300.0}

@@ -28,7 +28,17 @@ elif COUNTS_FORMAT == "auto" and Path(config["counts"]).exists():
 HAS_TX_LENGTHS = (
     bool(QUANTIFICATIONS) and QUANTIFICATIONS["counts_from_abundance"] == "no"
 )
-HAS_LENGTHS = config.get("gene_lengths") is not None or COUNTS_FORMAT == "featurecounts"
+ANNOTATION = config.get("annotation")
+ANNOTATION_IS_GTF = (
+    bool(ANNOTATION) and re.search(r"\.g[tf]f(\.gz)?$", ANNOTATION) is not None
+)
+HAS_LENGTHS = (
+    config.get("gene_lengths") is not None
+    or COUNTS_FORMAT == "featurecounts"
+    or ANNOTATION_IS_GTF
+)
+# gene names: from the annotation, or from an nf-core table's gene_name column
+HAS_ANNOTATION = bool(ANNOTATION) or COUNTS_FORMAT == "nfcore"
 METHODS = [
     m
     for m in config["normalization"]["methods"]
@@ -84,6 +94,8 @@ def input_files():
         paths["counts"] = config["counts"]
     if config.get("gene_lengths") is not None:
         paths["gene_lengths"] = config["gene_lengths"]
+    if ANNOTATION:
+        paths["annotation"] = ANNOTATION
     # a folder of HTSeq-count files is an input too
     files = {key: path for key, path in paths.items() if Path(path).exists()}
     if QUANTIFICATIONS:
@@ -131,6 +143,15 @@ def validation_outputs():
         files["gene_lengths"] = validated("gene_lengths")
     if HAS_TX_LENGTHS:
         files["tx_lengths"] = validated("tx_lengths")
+    if HAS_ANNOTATION:
+        files["annotation"] = validated("annotation")
+    return files
+
+
+def de_results_inputs(wildcards):
+    files = {"model": out(f"de/{wildcards.de_method}/model.pkl")}
+    if HAS_ANNOTATION:
+        files["annotation"] = validated("annotation")
     return files
 
 

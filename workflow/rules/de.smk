@@ -78,7 +78,7 @@ rule de_fit_limma_voom:
 
 rule de_results:
     input:
-        model=out("de/{de_method}/model.pkl"),
+        unpack(de_results_inputs),
     output:
         table=out("de/{de_method}/{contrast}.tsv"),
         ma_png=out("de/{de_method}/plots/{contrast}_ma.png"),

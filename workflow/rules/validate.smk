@@ -12,6 +12,7 @@ rule validate:
         counts=config.get("counts"),
         counts_format=config["counts_format"],
         quantifications=QUANTIFICATIONS,
+        annotation=ANNOTATION,
         samples=config["samples"],
         gene_lengths=config["gene_lengths"],
         design=config["design"],
