@@ -129,3 +129,35 @@ def test_validation_takes_gtf_names_and_lengths():
     assert result.ok, result.problems
     assert result.annotation.loc["geneA", "gene_name"] == "ALPHA"
     assert result.lengths.to_dict() == {"geneA": 200.0, "geneB": 250.0, "geneC": 300.0}
+
+
+def test_kallisto_and_rsem_columns(tmp_path):
+    """kallisto's abundance.tsv and RSEM's isoforms.results are read by their own columns; the
+    gene values follow tximport's rules (sums; TPM-weighted mean effective length)."""
+    tx2gene = pd.Series(["g1", "g1", "g2"], index=["t1", "t2", "t3"])
+    kallisto, rsem = {}, {}
+    for i, sample in enumerate(["a", "b"]):
+        k = tmp_path / f"{sample}_abundance.tsv"
+        k.write_text(
+            "target_id\tlength\teff_length\test_counts\ttpm\n"
+            f"t1\t1000\t800\t{10 + i}\t{100 + i}\n"
+            f"t2\t500\t300\t5\t{50 - i}\n"
+            "t3\t2000\t1800\t0\t0\n"
+        )
+        kallisto[sample] = k
+        r = tmp_path / f"{sample}.isoforms.results"
+        r.write_text(
+            "transcript_id\tgene_id\tlength\teffective_length\texpected_count\tTPM\tFPKM\tIsoPct\n"
+            f"t1\tg1\t1000\t800\t{10 + i}\t{100 + i}\t1\t50\n"
+            f"t2\tg1\t500\t300\t5\t{50 - i}\t1\t50\n"
+            "t3\tg2\t2000\t1800\t0\t0\t0\t0\n"
+        )
+        rsem[sample] = r
+    for files, kind in ((kallisto, "kallisto"), (rsem, "rsem")):
+        txi = dgeflow.tximport(files, tx2gene, type=kind)
+        assert txi.counts.loc["g1", "b"] == 16 and txi.abundance.loc["g1", "a"] == 150
+        assert txi.length.loc["g1", "a"] == pytest.approx((100 * 800 + 50 * 300) / 150)
+        # no abundance anywhere: the mean of the transcript's effective lengths
+        assert txi.length.loc["g2", "a"] == pytest.approx(1800)
+    with pytest.raises(TableFormatError, match="not a salmon quantification"):
+        dgeflow.tximport(kallisto, tx2gene, type="salmon")
