@@ -699,7 +699,11 @@ def check_inputs(
         gene_lengths_path = f"{annotation_path} (union of each gene's exons)"
     elif gene_lengths_path is None and count_input is not None and count_input.lengths is not None:
         lengths_raw = count_input.lengths
-        gene_lengths_path = f"{counts_path} (featureCounts Length column)"
+        gene_lengths_path = (
+            f"{counts_path} (mean of tximport's average transcript lengths)"
+            if count_input.format.startswith("tximport")
+            else f"{counts_path} (featureCounts Length column)"
+        )
     elif gene_lengths_path is not None:
         lengths_raw = _read(
             read_gene_lengths,
@@ -827,7 +831,10 @@ def _read_quantifications(
     )
     if mode == "no":
         note += "; average transcript lengths become DESeq2's normalization factors"
-    return CountInput(counts, f"tximport-{kind}", notes=[note])
+    # one length per gene for TPM/RPKM/FPKM: the mean over samples of the average transcript
+    # lengths (what R users pass to edgeR's rpkm for tximport data)
+    lengths = txi.length.mean(axis=1).rename("length")
+    return CountInput(counts, f"tximport-{kind}", lengths=lengths, notes=[note])
 
 
 def validate_inputs(

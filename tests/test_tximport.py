@@ -161,3 +161,18 @@ def test_kallisto_and_rsem_columns(tmp_path):
         assert txi.length.loc["g2", "a"] == pytest.approx(1800)
     with pytest.raises(TableFormatError, match="not a salmon quantification"):
         dgeflow.tximport(kallisto, tx2gene, type="salmon")
+
+
+def test_rpkm_with_mean_transcript_lengths_equals_edger(geuvadis):
+    """TPM/RPKM of tximport data use each gene's mean average transcript length: edgeR's
+    rpkm(counts, gene.length = rowMeans(txi$length)) in the references."""
+    from dgeflow.normalize import rpkm
+
+    d, files = geuvadis
+    txi = dgeflow.tximport(files, d / "tx2gene.gencode.v27.csv.gz")
+    ref_dir = d / "r_reference"
+    lengths = pd.read_csv(ref_dir / "gene_length_rowmean.csv.gz", index_col=0).iloc[:, 0]
+    ours = txi.length.mean(axis=1)
+    assert (ours.loc[lengths.index] - lengths).abs().div(lengths).max() < 1e-8
+    ref = pd.read_csv(ref_dir / "edger_rpkm_rowmean_length.csv.gz", index_col=0)
+    assert _max_rel(rpkm(txi.counts, ours), ref) < 1e-6

@@ -486,13 +486,16 @@ def test_salmon_quantifications_run_like_deseqdatasetfromtximport(tmp_path, shar
         "design": "~ group",
         "contrasts": [{"name": "B_vs_A", "factor": "group", "level": "B", "reference": "A"}],
         "outdir": str(tmp_path / "results"),
-        "normalization": {"methods": ["cpm", "median_of_ratios"]},
+        "normalization": {"methods": ["cpm", "tpm", "median_of_ratios"]},
     }
     proc = run_snakemake(
         "--cores", "2", "--configfile", str(write_config(tmp_path / "s.yaml", config))
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "results" / "validation" / "tx_lengths.tsv").is_file()
+    # TPM from the mean of tximport's average transcript lengths
+    tpm = pd.read_csv(tmp_path / "results" / "normalized" / "tpm.tsv", sep="\t", index_col=0)
+    assert np.allclose(tpm.sum(axis=0), 1e6)
     ours = pd.read_csv(
         tmp_path / "results" / "de" / "deseq2" / "B_vs_A.tsv", sep="\t", index_col=0
     )

@@ -34,7 +34,7 @@ ANNOTATION_IS_GTF = (
 )
 HAS_LENGTHS = (
     config.get("gene_lengths") is not None
-    or COUNTS_FORMAT == "featurecounts"
+    or COUNTS_FORMAT in ("featurecounts", "tximport")
     or ANNOTATION_IS_GTF
 )
 # gene names: from the annotation, or from an nf-core table's gene_name column
