@@ -20,9 +20,17 @@ if method == "edger_ql":
 else:
     options["span"] = de["voom_span"]
 
+counts = read_table(snakemake.input.counts)
+if method == "edger_ql" and hasattr(snakemake.input, "tx_lengths"):
+    # tximport input: the average transcript lengths become edgeR offsets (tximport's recipe,
+    # here on the validated, rounded counts)
+    lengths = read_table(snakemake.input.tx_lengths).loc[counts.index, counts.columns]
+    counts = dgeflow.TxImport(counts.astype(float), counts.astype(float), lengths)
+    logging.info("edgeR offsets from tximport's average transcript lengths")
+
 with limit_threads(snakemake.threads):
     model = dgeflow.fit(
-        read_table(snakemake.input.counts),
+        counts,
         read_table(snakemake.input.samples),
         snakemake.params.design,
         method=method,

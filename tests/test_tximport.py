@@ -176,3 +176,25 @@ def test_rpkm_with_mean_transcript_lengths_equals_edger(geuvadis):
     assert (ours.loc[lengths.index] - lengths).abs().div(lengths).max() < 1e-8
     ref = pd.read_csv(ref_dir / "edger_rpkm_rowmean_length.csv.gz", index_col=0)
     assert _max_rel(rpkm(txi.counts, ours), ref) < 1e-6
+
+
+def test_edger_from_salmon_with_length_offsets(geuvadis):
+    """dgeflow.fit(txi, method="edger_ql") = tximport's edgeR recipe (lengths as offsets via
+    scaleOffset, unrounded counts) + estimateDisp + glmQLFit + glmQLFTest in R."""
+    d, files = geuvadis
+    ref_dir = Path(__file__).parent / "data" / "r_reference" / "tximport"
+    txi = dgeflow.tximport(files, d / "tx2gene.gencode.v27.csv.gz")
+    samples = pd.DataFrame({"group": ["A"] * 3 + ["B"] * 3}, index=list(files))
+    fit = dgeflow.fit(txi, samples, "~ group", method="edger_ql")
+    summary = pd.read_csv(ref_dir / "edger_salmon_summary.csv").iloc[0]
+    assert fit.dispersions.common == pytest.approx(summary["common"], rel=1e-8)
+    assert int(fit.keep.sum()) == summary["n_tested"]
+    res = fit.results(("group", "B", "A"))
+    ref = pd.read_csv(ref_dir / "edger_salmon_B_vs_A.csv.gz", index_col=0)
+    ours = res.loc[ref.index]
+    np.testing.assert_allclose(ours["logFC"], ref["logFC"], atol=1e-6)
+    for col in ("PValue", "FDR"):
+        np.testing.assert_allclose(ours[col], ref[col], rtol=1e-5, err_msg=col)
+    # voom takes the counts as they are
+    voom = dgeflow.fit(txi, samples, "~ group", method="limma_voom")
+    assert len(voom.results(("group", "B", "A"))) == int(voom.keep.sum())

@@ -487,12 +487,15 @@ def test_salmon_quantifications_run_like_deseqdatasetfromtximport(tmp_path, shar
         "contrasts": [{"name": "B_vs_A", "factor": "group", "level": "B", "reference": "A"}],
         "outdir": str(tmp_path / "results"),
         "normalization": {"methods": ["cpm", "tpm", "median_of_ratios"]},
+        "de": {"methods": ["deseq2", "edger_ql"]},
     }
     proc = run_snakemake(
         "--cores", "2", "--configfile", str(write_config(tmp_path / "s.yaml", config))
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "results" / "validation" / "tx_lengths.tsv").is_file()
+    log = (tmp_path / "results" / "logs" / "de_fit" / "edger_ql.log").read_text()
+    assert "edgeR offsets from tximport's average transcript lengths" in log
     # TPM from the mean of tximport's average transcript lengths
     tpm = pd.read_csv(tmp_path / "results" / "normalized" / "tpm.tsv", sep="\t", index_col=0)
     assert np.allclose(tpm.sum(axis=0), 1e6)

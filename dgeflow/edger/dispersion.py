@@ -61,24 +61,29 @@ def grid_loglik(y: np.ndarray, design: np.ndarray, offset: np.ndarray) -> np.nda
             if sub_design.shape[0] == sub_design.shape[1]:
                 continue
         y_sub = y[np.ix_(rows, np.flatnonzero(cols))]
+        off_sub = offset[cols] if offset.ndim == 1 else offset[np.ix_(rows, np.flatnonzero(cols))]
         beta = None  # each grid point's fit starts from the previous one's, as edgeR
         for i, disp in enumerate(GRID_DISPERSIONS):
-            loglik[rows, i], beta = adjusted_profile_lik(
-                disp, y_sub, sub_design, offset[cols], beta
-            )
+            loglik[rows, i], beta = adjusted_profile_lik(disp, y_sub, sub_design, off_sub, beta)
     return loglik
 
 
 def estimate_dispersions(
-    counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, min_row_sum: float = 5
+    counts: np.ndarray,
+    design: np.ndarray,
+    lib_size: np.ndarray,
+    min_row_sum: float = 5,
+    offset: np.ndarray | None = None,
 ) -> Dispersions:
     """Common and trended NB dispersions (edgeR's ``estimateDisp(y, design)``; ``lib_size``
-    the effective library sizes, library size x normalization factor)."""
+    the effective library sizes, library size x normalization factor; ``offset`` a genes x
+    samples log offset when the DGEList has one, e.g. from tximport lengths — the abundance
+    covariate still uses ``lib_size``, as edgeR)."""
     counts = np.asarray(counts, dtype=float)
     if design.shape[1] >= design.shape[0]:
         raise ValueError("no residual degrees of freedom: dispersions cannot be estimated")
-    offset = np.log(lib_size)
     selected = counts.sum(axis=1) >= min_row_sum
+    offset = np.log(lib_size) if offset is None else np.asarray(offset, dtype=float)[selected]
     loglik = grid_loglik(counts[selected], design, offset)
     common = 0.1 * 2.0 ** maximize_interpolant(GRID, loglik.sum(axis=0)[None])[0]
     abundance = ave_log_cpm(counts, lib_size, dispersion=common)

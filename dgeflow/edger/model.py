@@ -12,11 +12,14 @@ import pandas as pd
 from scipy import stats
 
 from dgeflow.edger.dispersion import Dispersions, estimate_dispersions
+from dgeflow.edger.filter_by_expr import filter_by_expr_mask
 from dgeflow.edger.glm import fit_glm, nb_deviance
 from dgeflow.filtered_fit import FilteredFit, filtered_tmm
 from dgeflow.formula import fitted_design
+from dgeflow.io.tximport import TxImport
 from dgeflow.limma.ebayes import squeeze_var
 from dgeflow.multiple_testing import bh_adjust
+from dgeflow.normalize import tmm_factors
 
 EDGER_COLUMNS = ["logFC", "logCPM", "F", "PValue", "FDR"]
 PRIOR_COUNT = 0.125  # glmFit's prior count for the reported log fold changes
@@ -40,7 +43,9 @@ def residual_df(zero: np.ndarray, design: np.ndarray) -> np.ndarray:
 
 
 def _add_prior_count(y: np.ndarray, lib: np.ndarray, prior_count: float):
-    prior = prior_count * lib / lib.mean()
+    # per gene when the offsets are (tximport's offset matrix), as edgeR's addPriorCount
+    mean = lib.mean(axis=-1, keepdims=True) if lib.ndim == 2 else lib.mean()
+    prior = prior_count * lib / mean
     return y + prior, np.log(lib + 2.0 * prior)
 
 
@@ -66,14 +71,19 @@ class QLFit(FilteredFit):
 
     method = "edger_ql"
 
-    def __init__(self, counts, samples, design, keep, norm_factors, dispersions, robust):
+    def __init__(
+        self, counts, samples, design, keep, norm_factors, dispersions, robust, offset=None
+    ):
         super().__init__(counts, samples, design, keep, norm_factors)
         kept = counts.loc[keep.to_numpy()]
         self.dispersions = dispersions
         self.robust = robust
         y = kept.to_numpy(dtype=float)
         x = design.matrix
-        self._offset = np.log(self.lib_size.to_numpy() * norm_factors.to_numpy())
+        if offset is None:
+            self._offset = np.log(self.lib_size.to_numpy() * norm_factors.to_numpy())
+        else:
+            self._offset = offset
         disp = dispersions.trended
         self._beta_mle, self._mu = fit_glm(y, x, self._offset, disp)
         self._deviance = nb_deviance(y, self._mu, disp)
@@ -113,8 +123,9 @@ class QLFit(FilteredFit):
         below = ((self._mu * disp[:, None] + 1.0) * self.var_post[:, None] < 1.0).any(axis=1)
         if below.any():
             zeros = np.zeros(int(below.sum()))
-            _, mu_full = fit_glm(y[below], x, self._offset, zeros)
-            _, mu_null = fit_glm(y[below], null, self._offset, zeros)
+            off = self._offset[below] if np.ndim(self._offset) == 2 else self._offset
+            _, mu_full = fit_glm(y[below], x, off, zeros)
+            _, mu_null = fit_glm(y[below], null, off, zeros)
             lr_pois = nb_deviance(y[below], mu_null, zeros) - nb_deviance(y[below], mu_full, zeros)
             pvalue[below] = np.maximum(pvalue[below], stats.chi2.sf(lr_pois, df_test))
         res = pd.DataFrame(
@@ -143,8 +154,54 @@ def fit_edger_ql(
     robust: bool = False,
 ) -> QLFit:
     """edgeR quasi-likelihood as its user guide runs it: ``filterByExpr(design)``, TMM of the
-    kept genes (``keep.lib.sizes = FALSE``), ``estimateDisp``, ``glmQLFit(robust=)``."""
+    kept genes (``keep.lib.sizes = FALSE``), ``estimateDisp``, ``glmQLFit(robust=)``.
+
+    ``counts`` may be a :class:`dgeflow.TxImport`: with ``counts_from_abundance="no"`` its
+    average transcript lengths become offsets as in tximport's edgeR recipe (lengths over their
+    per-gene geometric mean, times TMM effective library sizes of the length-corrected counts,
+    through ``scaleOffset``), on the unrounded counts; otherwise its counts are used as they are.
+    """
+    if isinstance(counts, TxImport):
+        txi = counts
+        counts = txi.counts
+        if txi.counts_from_abundance == "no":
+            return _fit_with_length_offsets(
+                txi, samples, design, reference_levels, filter_by_expr, filter_options, robust
+            )
     samples, dm = fitted_design(counts, samples, design, reference_levels)
     keep, kept, nf, lib = filtered_tmm(counts, dm, "edgeR", filter_by_expr, filter_options)
     disp: Dispersions = estimate_dispersions(kept.to_numpy(dtype=float), dm.matrix, lib)
     return QLFit(counts, samples, dm, keep, nf, disp, robust)
+
+
+def length_offsets(counts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """tximport's edgeR offsets: log of the lengths over their per-gene geometric mean times
+    the TMM effective library sizes of the length-corrected counts, centred per gene on the
+    mean log library size (edgeR's ``scaleOffset``); genes x samples."""
+    norm = lengths / np.exp(np.log(lengths).mean(axis=1))[:, None]
+    corrected = pd.DataFrame(counts / norm)
+    effective = tmm_factors(corrected).to_numpy() * corrected.to_numpy().sum(axis=0)
+    log_norm = np.log(norm * effective)
+    lib = counts.sum(axis=0)
+    return log_norm - log_norm.mean(axis=1, keepdims=True) + np.log(lib).mean()
+
+
+def _fit_with_length_offsets(
+    txi: TxImport, samples, design, reference_levels, filter_by_expr, filter_options, robust
+) -> QLFit:
+    counts = txi.counts
+    samples, dm = fitted_design(counts, samples, design, reference_levels)
+    y = counts.to_numpy(dtype=float)
+    offset = length_offsets(y, txi.length.loc[counts.index, counts.columns].to_numpy(float))
+    lib = y.sum(axis=0)  # the DGEList's library sizes, kept when genes are filtered
+    if filter_by_expr:
+        keep = filter_by_expr_mask(y, dm.matrix, lib, **(filter_options or {}))
+    else:
+        keep = y.sum(axis=1) > 0
+    disp = estimate_dispersions(y[keep], dm.matrix, lib, offset=offset[keep])
+    ones = pd.Series(1.0, index=counts.columns)
+    fit = QLFit(
+        counts, samples, dm, pd.Series(keep, index=counts.index), ones, disp, robust, offset[keep]
+    )
+    fit.lib_size = pd.Series(lib, index=counts.columns)
+    return fit

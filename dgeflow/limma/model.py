@@ -9,6 +9,7 @@ import pandas as pd
 
 from dgeflow.filtered_fit import FilteredFit, filtered_tmm
 from dgeflow.formula import DesignMatrix, fitted_design
+from dgeflow.io.tximport import TxImport
 from dgeflow.limma.ebayes import moderated_t, top_table
 from dgeflow.limma.linear_model import LinearModelFit, contrast_fit, lm_fit
 from dgeflow.limma.voom import Voom, voom
@@ -86,7 +87,13 @@ def fit_voom(
     span: float = 0.5,
 ) -> VoomFit:
     """limma-voom as its user guide runs it: ``filterByExpr(design)``, TMM factors of the kept
-    genes with their own library sizes (``keep.lib.sizes = FALSE``), ``voom``, ``lmFit``."""
+    genes with their own library sizes (``keep.lib.sizes = FALSE``), ``voom``, ``lmFit``.
+
+    ``counts`` may be a :class:`dgeflow.TxImport`; its counts are used as they are (voom has no
+    offsets: tximport's guide imports with ``counts_from_abundance="lengthScaledTPM"`` for it).
+    """
+    if isinstance(counts, TxImport):
+        counts = counts.counts
     samples, dm = fitted_design(counts, samples, design, reference_levels)
     keep, kept, nf, lib = filtered_tmm(counts, dm, "limma-voom", filter_by_expr, filter_options)
     v = voom(kept.to_numpy(dtype=float), dm.matrix, lib, span=span)

@@ -26,8 +26,7 @@ rule de_fit_deseq2:
 
 rule de_fit_edger_ql:
     input:
-        counts=validated("counts"),
-        samples=validated("samples"),
+        unpack(lambda wildcards: de_fit_inputs()),
     output:
         model=out("de/edger_ql/model.pkl"),
         samples=out("de/edger_ql/samples.tsv"),
