@@ -273,3 +273,17 @@ def test_rlog_of_all_zero_gene_is_zero(toy):
     r = dgeflow.rlog(counts)
     assert (r.loc["g0"] == 0).all()
     assert np.isfinite(r.to_numpy()).all()
+
+
+def test_fit_logs_its_stages_with_counts_and_times(caplog):
+    import logging
+
+    from dgeflow.simulate import simulate_nb
+
+    counts, samples, _ = simulate_nb(300, 8, seed=5)
+    with caplog.at_level(logging.INFO, logger="dgeflow.deseq2.model"):
+        dgeflow.fit(counts, samples, "~ batch + condition")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("genes have reads" in m and " s)" in m for m in messages)
+    assert any(m.startswith("DESeq2 fit: dispersions: trend") for m in messages)
+    assert any("Cook's distances" in m for m in messages)

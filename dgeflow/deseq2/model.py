@@ -3,7 +3,9 @@ tests contrasts on it."""
 
 from __future__ import annotations
 
+import logging
 import pickle
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from dgeflow.nb import nb_deviance
 from dgeflow.threads import chunk_slices
 
 LOG2 = np.log(2.0)
+log = logging.getLogger(__name__)
 RESULT_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 
 
@@ -611,6 +614,12 @@ def fit(
     x = dm.matrix
     m = x.shape[0]
 
+    started = time.perf_counter()
+
+    def stage(message: str, *args) -> None:
+        # progress of long fits, in the workflow's log: what was done, how many, how long
+        log.info("DESeq2 fit: " + message + " (%.1f s)", *args, time.perf_counter() - started)
+
     if normalization_factors is not None:
         sf = _resolve_normalization_factors(normalization_factors, counts)
     else:
@@ -623,12 +632,20 @@ def fit(
     # Cook's and replacement work on the non-zero genes' factors
     sf_genes = sf if np.ndim(sf) == 1 else sf_mat
     bm = base_mean[genes]
+    stage("normalization for %d samples; %d of %d genes have reads", m, genes.size, len(counts))
 
     lrt = test.lower() == "lrt"
     gene, trend, disp_fit, prior, mapd = _estimate_dispersions(
         y, sf_mat, x, bm, fit_type, keep_mu=lrt
     )
+    stage(
+        "dispersions: trend %s, prior variance %.4g, %d dispersion outliers",
+        trend.fit_type,
+        prior[1],
+        int(mapd.outlier.sum()),
+    )
     glm = fit_nb_glm(y, x, sf_mat, mapd.dispersion)
+    stage("GLM fitted, %d genes not converged", int((~glm.converged).sum()))
     replace_min = min_replicates_for_replace if m > x.shape[1] else None
     # DESeq(test = "LRT") takes its Cook's distances with the gene-wise step's means
     cooks = _cooks_pass(y, sf_genes, glm, x, replace_min, mu=gene.mu if lrt else None)
@@ -638,6 +655,7 @@ def fit(
     glm.mu = None
     glm.hat_diagonals = None
     y_fit, replaced = cooks.counts, cooks.replaced
+    stage("Cook's distances: counts replaced in %d genes", int(replaced.sum()))
     rows = np.flatnonzero(replaced & (y_fit.sum(axis=1) > 0))
     if replaced.any():
         base_mean[genes[replaced]], base_var[genes[replaced]] = _normalized_mean_var(
@@ -659,6 +677,7 @@ def fit(
         refit = fit_nb_glm(y_fit[rows], x, sf_mat[rows], map_r.dispersion)
         for name in ("beta", "sigma", "deviance", "iterations", "converged"):
             getattr(glm, name)[rows] = getattr(refit, name)
+        stage("%d genes refitted without their outliers", rows.size)
 
     gene_fit = _GeneFit(
         genes=genes,
