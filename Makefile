@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/bench_engine.py $(BENCH_ARGS)
 	$(PY) benchmarks/bench_methods.py $(BENCH_METHODS_ARGS)
+	$(PY) benchmarks/bench_workflow.py $(BENCH_WORKFLOW_ARGS)
 
 clean:
 	rm -rf results .snakemake

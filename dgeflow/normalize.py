@@ -473,7 +473,9 @@ def normalize(
     return {"cpm": cpm, "median_of_ratios": median_of_ratios, "tmm": tmm}[method](counts)
 
 
-def sample_totals(normalized: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def sample_totals(
+    normalized: Mapping[str, pd.DataFrame], significant_digits: int | None = None
+) -> pd.DataFrame:
     """Column sums of each normalized matrix.
 
     Shows the classic point that TPM sums to 1e6 in every sample while RPKM/FPKM totals
@@ -483,12 +485,20 @@ def sample_totals(normalized: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ----------
     normalized
         Method name -> normalized DataFrame (genes x samples).
+    significant_digits
+        Round the totals to this many significant digits: for matrices stored in single
+        precision (7 digits), whose sums carry rounding noise in the last digits.
 
     Returns
     -------
     pandas.DataFrame
         Samples x methods, index named ``sample_id``, columns in the mapping's order.
     """
-    totals = pd.DataFrame({method: frame.sum(axis=0) for method, frame in normalized.items()})
+    # summed in double precision whatever the stored precision of the matrices
+    totals = pd.DataFrame(
+        {method: frame.astype(float).sum(axis=0) for method, frame in normalized.items()}
+    )
     totals.index.name = "sample_id"
+    if significant_digits is not None:
+        totals = totals.map(lambda v: float(f"{v:.{significant_digits}g}"))
     return totals

@@ -223,6 +223,9 @@ def scree(variance_ratio: pd.Series, max_pcs: int = 10) -> Figure:
     return fig
 
 
+MAX_LABELLED_SAMPLES = 80
+
+
 def correlation_heatmap(
     corr: pd.DataFrame, samples: pd.DataFrame, factors: Iterable[str]
 ) -> Figure:
@@ -279,10 +282,13 @@ def correlation_heatmap(
         annot=n <= 12,
         fmt=".2f",
         annot_kws={"fontsize": 7},
-        xticklabels=True,
-        yticklabels=True,
+        # beyond ~80 samples the names overlap into a black band, and drawing thousands of
+        # labels took most of the plot's 30 s at 1,000 samples: names only where readable
+        xticklabels=n <= MAX_LABELLED_SAMPLES,
+        yticklabels=n <= MAX_LABELLED_SAMPLES,
         cbar_kws={"label": "Pearson r"},
         dendrogram_ratio=0.12,
+        rasterized=True,
     )
     grid.ax_heatmap.set_xlabel("")
     grid.ax_heatmap.set_ylabel("")

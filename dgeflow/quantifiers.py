@@ -217,3 +217,28 @@ __all__ = [
     "read_htseq",
     "read_nfcore",
 ]
+
+
+def estimate_n_genes(path: str | Path) -> int:
+    """Roughly how many genes a counts input holds, from a count of its lines (no parsing):
+    what the workflow sizes its jobs' memory and time requests by before anything is read.
+
+    Comment (``#``) and header lines are not counted; for an HTSeq folder, the first file's
+    lines. Returns 0 for a path that does not exist (validation reports it).
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file())
+        if not files:
+            return 0
+        path = files[0]
+    if not path.is_file():
+        return 0
+    newlines = comments = 0
+    with _open(path) as handle:
+        first = True
+        while block := handle.read(1 << 24):
+            newlines += block.count("\n")
+            comments += block.count("\n#") + (1 if first and block.startswith("#") else 0)
+            first = False
+    return max(0, newlines - comments - 1)

@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
+from dgeflow.io.matrix import matrix_shape
 from dgeflow.validate import contrast_name
 
 TEMPLATE_NAME = "report.html.j2"
@@ -228,13 +229,10 @@ def _nested(config: dict, *keys: str, default: Any = None) -> Any:
 
 
 def _overview(outdir: Path, config: dict) -> dict:
-    counts_path = outdir / "validation" / "counts.tsv"
+    counts_path = outdir / "validation" / "counts.parquet"
     n_genes = n_samples = None
     if counts_path.is_file():
-        header = pd.read_csv(counts_path, sep="\t", nrows=0)
-        n_samples = len(header.columns) - 1
-        with counts_path.open() as handle:
-            n_genes = sum(1 for _ in handle) - 1
+        n_genes, n_samples = matrix_shape(counts_path)
     contrasts = [
         {
             "name": contrast_name(c),

@@ -9,13 +9,14 @@ import dgeflow
 from dgeflow import contrasts, plots
 from dgeflow.deseq2.filtering import prefilter_counts
 from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.io.matrix import read_matrix
 from dgeflow.io.tximport import deseq2_normalization_factors
 from dgeflow.threads import limit_threads
 
 log_to_file(snakemake.log[0])
 
 de = snakemake.params.de
-counts = read_table(snakemake.input.counts)
+counts = read_matrix(snakemake.input.counts)
 prefilter = snakemake.params.prefilter
 kept = prefilter_counts(counts, prefilter["min_count"], prefilter["min_samples"])
 if len(kept) < len(counts):
@@ -32,7 +33,7 @@ reference_levels = contrasts.reference_levels(snakemake.params.contrasts)
 # tximport input: average transcript lengths as normalization factors (DESeqDataSetFromTximport)
 factors = None
 if hasattr(snakemake.input, "tx_lengths"):
-    lengths = read_table(snakemake.input.tx_lengths).loc[counts.index, counts.columns]
+    lengths = read_matrix(snakemake.input.tx_lengths).loc[counts.index, counts.columns]
     factors = deseq2_normalization_factors(counts, lengths)
     logging.info("normalization factors from tximport's average transcript lengths")
 
@@ -49,7 +50,8 @@ with limit_threads(snakemake.threads):
         min_replicates_for_replace=de["min_replicates_for_replace"],
         normalization_factors=factors,
     )
-model.save(snakemake.output.model)
+# the fit refers to the validated counts instead of holding a copy of them
+model.save(snakemake.output.model, counts_path=snakemake.input.counts)
 if factors is None:
     sample_factors = model.size_factors.rename("size_factor")
 else:

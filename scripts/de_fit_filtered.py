@@ -8,6 +8,7 @@ import numpy as np
 import dgeflow
 from dgeflow import contrasts, plots
 from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.io.matrix import read_matrix
 from dgeflow.threads import limit_threads
 
 log_to_file(snakemake.log[0])
@@ -20,11 +21,11 @@ if method == "edger_ql":
 else:
     options["span"] = de["voom_span"]
 
-counts = read_table(snakemake.input.counts)
+counts = read_matrix(snakemake.input.counts)
 if method == "edger_ql" and hasattr(snakemake.input, "tx_lengths"):
     # tximport input: the average transcript lengths become edgeR offsets (tximport's recipe,
     # here on the validated, rounded counts)
-    lengths = read_table(snakemake.input.tx_lengths).loc[counts.index, counts.columns]
+    lengths = read_matrix(snakemake.input.tx_lengths).loc[counts.index, counts.columns]
     counts = dgeflow.TxImport(counts.astype(float), counts.astype(float), lengths)
     logging.info("edgeR offsets from tximport's average transcript lengths")
 

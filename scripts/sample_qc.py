@@ -6,12 +6,13 @@ import pandas as pd
 
 from dgeflow import plots, qc
 from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.io.matrix import read_matrix
 
 log_to_file(snakemake.log[0])
 
 options = snakemake.params.qc
 out = snakemake.output
-vst = read_table(snakemake.input.transformed)
+vst = read_matrix(snakemake.input.transformed)
 samples = read_table(snakemake.input.samples).loc[vst.columns]
 factors = options["factors"] if options["factors"] is not None else list(samples.columns)
 

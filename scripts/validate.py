@@ -6,6 +6,7 @@ import sys
 import pandas as pd
 
 from dgeflow.io import log_to_file, write_table
+from dgeflow.io.matrix import write_matrix
 from dgeflow.validate import InputError, check_inputs
 
 log_to_file(snakemake.log[0])
@@ -34,12 +35,12 @@ if not result.ok:
     print(f"\n{message}\n", file=sys.__stderr__)
     sys.exit(1)
 
-write_table(result.counts, snakemake.output.counts, "gene_id")
+write_matrix(result.counts, snakemake.output.counts)
 write_table(result.samples, snakemake.output.samples, "sample_id")
 if result.lengths is not None:
     write_table(result.lengths, snakemake.output.gene_lengths, "gene_id")
 if result.tx_lengths is not None:
-    write_table(result.tx_lengths, snakemake.output.tx_lengths, "gene_id")
+    write_matrix(result.tx_lengths, snakemake.output.tx_lengths)
 if hasattr(snakemake.output, "annotation"):
     annotation = result.annotation
     if annotation is None:  # declared from the config, but nothing named: an empty table

@@ -14,6 +14,7 @@ from dgeflow.formula import (
     design_matrix,
     parse_formula,
 )
+from dgeflow.io.matrix import write_matrix
 from dgeflow.multiple_testing import bh_adjust
 
 
@@ -287,3 +288,52 @@ def test_fit_logs_its_stages_with_counts_and_times(caplog):
     assert any("genes have reads" in m and " s)" in m for m in messages)
     assert any(m.startswith("DESeq2 fit: dispersions: trend") for m in messages)
     assert any("Cook's distances" in m for m in messages)
+
+
+def test_fit_saved_without_counts_gives_the_same_results(toy, tmp_path):
+    counts, samples = toy
+    counts_path = tmp_path / "counts.parquet"
+    write_matrix(counts, counts_path)
+    fit = dgeflow.fit(
+        counts, samples, "~ batch + condition", reference_levels={"condition": "ctrl"}
+    )
+    slim, full = tmp_path / "slim.pkl", tmp_path / "full.pkl"
+    fit.save(slim, counts_path=counts_path)
+    fit.save(full)
+    # the slim pickle holds per-gene values only: neither the input counts nor the fitted ones
+    assert full.stat().st_size - slim.stat().st_size > 0.95 * 2 * counts.size * 8
+    loaded = dgeflow.load_fit(slim)
+    assert loaded._counts is None and loaded._g.counts is None
+    for contrast in [("condition", "trtA", "ctrl"), ("condition", "trtB", "trtA")]:
+        pd.testing.assert_frame_equal(fit.results(contrast), loaded.results(contrast))
+    pd.testing.assert_frame_equal(
+        fit.results("condition_trtA_vs_ctrl", test="lrt", reduced="~ batch"),
+        loaded.results("condition_trtA_vs_ctrl", test="lrt", reduced="~ batch"),
+    )
+    assert loaded._counts is not None  # the LRT's reduced fit read the counts back
+    pd.testing.assert_frame_equal(fit.gene_table, loaded.gene_table)
+    # shrinkage needs the counts: read back from the file
+    again = dgeflow.load_fit(slim)
+    shrunk = again.results(("condition", "trtA", "ctrl"), shrink="apeglm")
+    pd.testing.assert_frame_equal(
+        fit.results(("condition", "trtA", "ctrl"), shrink="apeglm"), shrunk
+    )
+
+
+def test_two_level_cooks_rule_after_reload(tmp_path):
+    # one factor with two levels: DESeq2 keeps a Cook's outlier when 3+ counts exceed it
+    rng = np.random.default_rng(11)
+    n = 6
+    samples = pd.DataFrame({"g": ["a"] * 3 + ["b"] * 3}, index=[f"s{i}" for i in range(n)])
+    mu = rng.lognormal(5, 1, 200)
+    counts = rng.negative_binomial(10, 10 / (10 + mu[:, None]), size=(200, n))
+    counts[3, 0] = 40 * int(counts[3].max() + 1)
+    frame = pd.DataFrame(counts, index=[f"g{i}" for i in range(200)], columns=samples.index)
+    write_matrix(frame, tmp_path / "c.parquet")
+    fit = dgeflow.fit(frame, samples, "~ g")
+    fit.save(tmp_path / "fit.pkl", counts_path=tmp_path / "c.parquet")
+    res = fit.results(("g", "b", "a"))
+    assert np.isnan(res.loc["g3", "pvalue"])
+    pd.testing.assert_frame_equal(
+        res, dgeflow.load_fit(tmp_path / "fit.pkl").results(("g", "b", "a"))
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -117,3 +118,51 @@ def test_write_and_read_table_round_trip(tmp_path):
     back = read_table(path)
     assert list(back.index) == ["007", "g2"]
     assert back["A"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".tsv", ".tsv.gz"])
+def test_matrix_round_trip(tmp_path, suffix):
+    from dgeflow.io.matrix import iter_matrix_rows, matrix_shape, read_matrix, write_matrix
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        rng.integers(0, 1000, size=(50, 4)),
+        index=pd.Index([f"ENSG{i:05d}" for i in range(49)] + ["007"], name="gene_id"),
+        columns=["S1", "S 2", "s-3", "<b>"],
+    )
+    path = tmp_path / f"m{suffix}"
+    write_matrix(frame, path)
+    back = read_matrix(path)
+    # ids stay text (a leading-zero id is not a number), values and order unchanged
+    assert list(back.index) == list(frame.index) and list(back.columns) == list(frame.columns)
+    np.testing.assert_array_equal(back.to_numpy(), frame.to_numpy())
+    assert matrix_shape(path) == (50, 4)
+    if suffix == ".parquet":
+        assert pd.api.types.is_integer_dtype(back.dtypes.iloc[0])
+        assert read_matrix(path, columns=["s-3"]).columns.tolist() == ["s-3"]
+        chunks = list(iter_matrix_rows(path))
+        assert sum(len(c) for c in chunks) == 50
+        # R, pandas and arrow read the same table: the id column first, then the samples
+        assert pd.read_parquet(path).columns.tolist() == ["gene_id", *frame.columns]
+
+
+def test_matrix_format_names_are_checked():
+    from dgeflow.io.matrix import matrix_suffix
+
+    assert matrix_suffix("tsv.gz") == ".tsv.gz"
+    with pytest.raises(ValueError, match="parquet"):
+        matrix_suffix("xlsx")
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".tsv"])
+def test_matrix_single_precision(tmp_path, suffix):
+    from dgeflow.io.matrix import read_matrix, write_matrix
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.lognormal(3, 2, size=(30, 3)), columns=["a", "b", "c"])
+    frame.index = pd.Index([f"g{i}" for i in range(30)], name="gene_id")
+    path = tmp_path / f"m{suffix}"
+    write_matrix(frame, path, single_precision=True)
+    back = read_matrix(path).to_numpy(dtype=float)
+    rel = np.abs(back - frame.to_numpy()) / frame.to_numpy()
+    assert rel.max() < 1e-6 and rel.max() > 0  # 7 significant digits, not 16

@@ -216,3 +216,13 @@ def test_rank_trim_equals_average_ranks_with_ties():
             np.testing.assert_array_equal(
                 _ranks_within(values, lo, hi), (ranks >= lo) & (ranks <= hi)
             )
+
+
+def test_sample_totals_of_single_precision_matrices_round_to_6_digits(
+    small_counts: pd.DataFrame, small_lengths: pd.Series
+) -> None:
+    tpm = nm.normalize(small_counts, "tpm", small_lengths).astype(np.float32)
+    raw = nm.sample_totals({"tpm": tpm})
+    rounded = nm.sample_totals({"tpm": tpm}, significant_digits=6)
+    assert (rounded["tpm"] == 1e6).all()
+    assert np.abs(raw["tpm"] - 1e6).max() < 1.0

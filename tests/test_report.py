@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from dgeflow import report  # noqa: E402
+from dgeflow.io.matrix import write_matrix
 
 EVIL_SAMPLE = "<script>alert(1)</script>"
 EVIL_GENE = "A&B<1>"
@@ -53,7 +54,8 @@ def _png(path: Path) -> None:
 def _fake_tree(outdir: Path, with_lengths: bool = False) -> None:
     genes = ["g1", "g2", EVIL_GENE, "g4"]
     counts = pd.DataFrame({"gene_id": genes, **{s: [1, 2, 3, 4] for s in SAMPLES}})
-    _tsv(outdir / "validation" / "counts.tsv", counts)
+    (outdir / "validation").mkdir(parents=True, exist_ok=True)
+    write_matrix(counts.set_index("gene_id"), outdir / "validation" / "counts.parquet")
     _tsv(
         outdir / "validation" / "samples.tsv",
         pd.DataFrame(

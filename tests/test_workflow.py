@@ -61,9 +61,9 @@ def contract_outputs(
     de_methods: tuple[str, ...] = ("deseq2",),
 ) -> list[Path]:
     """Every output file of the documented output tree (README "Outputs") for a run."""
-    files = ["validation/counts.tsv", "validation/samples.tsv", "validation/summary.tsv"]
-    files += [f"normalized/{m}.tsv" for m in methods]
-    files += ["normalized/sample_totals.tsv", "normalized/methods.tsv", f"qc/{transform}.tsv"]
+    files = ["validation/counts.parquet", "validation/samples.tsv", "validation/summary.tsv"]
+    files += [f"normalized/{m}.parquet" for m in methods]
+    files += ["normalized/sample_totals.tsv", "normalized/methods.tsv", f"qc/{transform}.parquet"]
     files += [
         f"qc/{name}.tsv"
         for name in (
@@ -216,7 +216,7 @@ def test_example_tables_follow_the_contract(example_run):
     assert pairs == {("deseq2", "edger_ql"), ("deseq2", "limma_voom"), ("edger_ql", "limma_voom")}
     # simulated effects are large: the tools call nearly the same genes
     assert (agreement["jaccard"] > 0.95).all() and (agreement["lfc_pearson"] > 0.9).all()
-    counts = read_tsv(outdir / "validation" / "counts.tsv")
+    counts = pd.read_parquet(outdir / "validation" / "counts.parquet")
     assert counts.columns[0] == "gene_id" and len(de) == len(counts)
     methods = read_tsv(outdir / "normalized" / "methods.tsv")
     assert list(methods.columns) == ["method", "status", "note"]
@@ -325,7 +325,7 @@ def test_mov10_outputs_without_gene_lengths(mov10_run):
     ]
     assert not missing
     for method in ("tpm", "rpkm", "fpkm"):
-        assert not (mov10_run / "normalized" / f"{method}.tsv").exists()
+        assert not (mov10_run / "normalized" / f"{method}.parquet").exists()
     methods = read_tsv(mov10_run / "normalized" / "methods.tsv").set_index("method")
     assert set(methods.loc[["tpm", "rpkm", "fpkm"], "status"]) == {"skipped"}
     assert methods.loc["tpm", "note"].startswith("needs gene lengths")
@@ -334,7 +334,7 @@ def test_mov10_outputs_without_gene_lengths(mov10_run):
 
 @pytest.mark.workflow
 def test_mov10_rlog_matches_deseq2(mov10_run, shared_data):
-    ours = read_tsv(mov10_run / "qc" / "rlog.tsv").set_index("gene_id")
+    ours = pd.read_parquet(mov10_run / "qc" / "rlog.parquet").set_index("gene_id")
     ref = pd.read_csv(
         shared_data / "mov10" / "r_reference" / "deseq2_rlog_blind.csv.gz", index_col=0
     )
@@ -460,8 +460,8 @@ def test_featurecounts_input_runs_like_the_matrix(example_run, tmp_path):
     # the annotation adds gene symbols after DESeq2's columns; the numbers are the same
     assert ours["gene_name"].iloc[0] == "Sym" + ours["gene_id"].iloc[0][4:]
     pd.testing.assert_frame_equal(ours.drop(columns="gene_name"), ref)
-    tpm = read_tsv(tmp_path / "results" / "normalized" / "tpm.tsv")
-    ref_tpm = read_tsv(example_run["outdir"] / "normalized" / "tpm.tsv")
+    tpm = pd.read_parquet(tmp_path / "results" / "normalized" / "tpm.parquet")
+    ref_tpm = pd.read_parquet(example_run["outdir"] / "normalized" / "tpm.parquet")
     pd.testing.assert_frame_equal(tpm, ref_tpm)
 
 
@@ -493,11 +493,11 @@ def test_salmon_quantifications_run_like_deseqdatasetfromtximport(tmp_path, shar
         "--cores", "2", "--configfile", str(write_config(tmp_path / "s.yaml", config))
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (tmp_path / "results" / "validation" / "tx_lengths.tsv").is_file()
+    assert (tmp_path / "results" / "validation" / "tx_lengths.parquet").is_file()
     log = (tmp_path / "results" / "logs" / "de_fit" / "edger_ql.log").read_text()
     assert "edgeR offsets from tximport's average transcript lengths" in log
     # TPM from the mean of tximport's average transcript lengths
-    tpm = pd.read_csv(tmp_path / "results" / "normalized" / "tpm.tsv", sep="\t", index_col=0)
+    tpm = pd.read_parquet(tmp_path / "results" / "normalized" / "tpm.parquet").set_index("gene_id")
     assert np.allclose(tpm.sum(axis=0), 1e6)
     ours = pd.read_csv(
         tmp_path / "results" / "de" / "deseq2" / "B_vs_A.tsv", sep="\t", index_col=0
@@ -512,3 +512,45 @@ def test_salmon_quantifications_run_like_deseqdatasetfromtximport(tmp_path, shar
         ok = ref[col].notna()
         rel = (ours.loc[ok, col] - ref.loc[ok, col]).abs() / ref.loc[ok, col].clip(lower=1e-300)
         assert rel.max() < 1e-6
+
+
+def test_resource_requests_grow_with_genes_times_samples(tmp_path):
+    # a dry run shows what a scheduler is asked for: sized from the counts file's lines and
+    # the sheet's samples before anything is read
+    n_genes, samples = 20000, [f"S{i:02d}" for i in range(1, 31)]
+    lines = ["gene_id\t" + "\t".join(samples)]
+    lines += [f"g{i}\t" + "\t".join(["5"] * len(samples)) for i in range(n_genes)]
+    (tmp_path / "counts.tsv").write_text("\n".join(lines) + "\n")
+    sheet = {s: {"condition": "a" if i % 2 else "b"} for i, s in enumerate(samples)}
+    (tmp_path / "samples.yaml").write_text(yaml.safe_dump(sheet))
+    config = {
+        "counts": str(tmp_path / "counts.tsv"),
+        "samples": str(tmp_path / "samples.yaml"),
+        "design": "~ condition",
+        "contrasts": [{"factor": "condition", "level": "a", "reference": "b"}],
+        "outdir": str(tmp_path / "results"),
+    }
+    proc = run_snakemake("-n", "--configfile", str(write_config(tmp_path / "s.yaml", config)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = {}
+    for block in proc.stdout.split("\nrule ")[1:]:
+        found = re.search(r"resources: .*?runtime=(\d+), mem_mb=(\d+)", block)
+        if found:
+            jobs[block.split(":")[0]] = (int(found.group(1)), int(found.group(2)))
+    mega = n_genes * len(samples) / 1e6  # 0.6 million counts
+    assert jobs["de_fit_deseq2"] == (int(10 + 4 * mega / 60), int(1000 + 60 * mega))
+    assert jobs["qc_transform"][1] == int(1000 + 60 * mega)
+    assert jobs["validate"][1] == int(1000 + 50 * mega)
+    assert jobs["normalize"][1] == int(1000 + 50 * mega)
+
+
+def test_matrix_format_names_the_large_outputs(tmp_path):
+    config = example_config(tmp_path / "results")
+    config["matrix_format"] = "tsv.gz"
+    proc = run_snakemake(
+        "-n", "--forceall", "--configfile", str(write_config(tmp_path / "s.yaml", config))
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "normalized/cpm.tsv.gz" in proc.stdout and "qc/vst.tsv.gz" in proc.stdout
+    # what rules pass each other stays Parquet
+    assert "validation/counts.parquet" in proc.stdout

@@ -3,6 +3,8 @@ tests contrasts on it."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import pickle
 import time
@@ -45,7 +47,7 @@ class _GeneFit:
     """Everything fitted for the non-all-zero genes (arrays aligned with ``genes``)."""
 
     genes: np.ndarray  # indices into the full gene list
-    counts: np.ndarray  # counts used for the fit (after outlier replacement)
+    counts: np.ndarray | None  # counts used for the fit (after outlier replacement)
     disp_gene_est: np.ndarray
     disp_gene_iter: np.ndarray
     disp_fit: np.ndarray
@@ -56,7 +58,13 @@ class _GeneFit:
     cooks_argmax: np.ndarray  # sample with the largest Cook's distance, per gene
     max_cooks: np.ndarray
     replaced: np.ndarray  # genes with a count replaced (and refitted)
+    replaced_counts: np.ndarray  # their counts after replacement (replaced genes, samples)
     cooks_flagged: np.ndarray  # DESeq2's ``replace``: a Cook's distance above the cutoff
+    # per gene: how many counts exceed the count at the largest Cook's distance (DESeq2's
+    # two-level rule in results() needs it; kept so results() works without the counts)
+    n_above_cooks_max: np.ndarray
+    # {(factor, level): genes with only zero counts in that level's samples}
+    level_all_zero: dict[tuple[str, str], np.ndarray]
     reduced_fits: dict[str, tuple[GLMFit, int]] = field(default_factory=dict)
 
 
@@ -80,7 +88,10 @@ class DESeqFit:
         gene_fit: _GeneFit,
         options: dict[str, Any],
     ):
-        self.counts = counts
+        self._counts = counts
+        self._counts_source: str | None = None
+        self.gene_ids = counts.index
+        self.sample_ids = counts.columns
         self.samples = samples
         self.design = design
         self._sf = size_factors
@@ -94,6 +105,29 @@ class DESeqFit:
 
     # ------------------------------------------------------------------ accessors
     @property
+    def counts(self) -> pd.DataFrame:
+        """The raw counts of the fit (read back from its counts file for a fit saved without
+        them, see :meth:`save`)."""
+        if self._counts is None:
+            if self._counts_source is None:
+                raise ValueError("this fit was saved without its counts and without a counts file")
+            from dgeflow.io.matrix import read_matrix
+
+            counts = read_matrix(self._counts_source)
+            self._counts = counts.loc[self.gene_ids, self.sample_ids]
+        return self._counts
+
+    def _fit_counts(self) -> np.ndarray:
+        """Counts of the fitted genes after outlier replacement (genes, samples)."""
+        g = self._g
+        if g.counts is None:
+            y = self.counts.to_numpy(dtype=float)[g.genes]
+            rows = np.flatnonzero(g.replaced)
+            y[rows] = g.replaced_counts
+            g.counts = y
+        return g.counts
+
+    @property
     def size_factors(self) -> pd.Series:
         """Size factor per sample (fits with per-gene normalization factors have none)."""
         if np.ndim(self._sf) == 2:
@@ -101,14 +135,14 @@ class DESeqFit:
                 "this fit uses per-gene normalization factors (tximport lengths): see "
                 "normalization_factors"
             )
-        return pd.Series(self._sf, index=self.counts.columns, name="sizeFactor")
+        return pd.Series(self._sf, index=self.sample_ids, name="sizeFactor")
 
     @property
     def normalization_factors(self) -> pd.DataFrame:
         """Normalization factor per gene and sample (DESeq2's ``normalizationFactors``; the
         size factors repeated for every gene when the fit has no per-gene factors)."""
-        nf = np.broadcast_to(self._sf, self.counts.shape)
-        return pd.DataFrame(nf, index=self.counts.index, columns=self.counts.columns)
+        nf = np.broadcast_to(self._sf, (len(self.gene_ids), len(self.sample_ids)))
+        return pd.DataFrame(nf, index=self.gene_ids, columns=self.sample_ids)
 
     @property
     def result_names(self) -> list[str]:
@@ -116,29 +150,27 @@ class DESeqFit:
         return list(self.design.columns)
 
     def _full(self, values: np.ndarray, fill=np.nan) -> np.ndarray:
-        out = np.full((len(self.counts),) + values.shape[1:], fill, dtype=float)
+        out = np.full((len(self.gene_ids),) + values.shape[1:], fill, dtype=float)
         out[self._g.genes] = values
         return out
 
     @property
     def dispersions(self) -> pd.Series:
         """Final dispersion per gene (NaN for all-zero genes)."""
-        return pd.Series(
-            self._full(self._g.dispersion), index=self.counts.index, name="dispersion"
-        )
+        return pd.Series(self._full(self._g.dispersion), index=self.gene_ids, name="dispersion")
 
     @property
     def coefficients(self) -> pd.DataFrame:
         """Fitted coefficients on the log2 scale (DESeq2's ``coef(dds)``)."""
         return pd.DataFrame(
-            self._full(self._g.glm.beta / LOG2), index=self.counts.index, columns=self.result_names
+            self._full(self._g.glm.beta / LOG2), index=self.gene_ids, columns=self.result_names
         )
 
     @property
     def gene_table(self) -> pd.DataFrame:
         """Per-gene fit summary with DESeq2's ``mcols(dds)`` names."""
         g = self._g
-        all_zero = np.ones(len(self.counts), dtype=bool)
+        all_zero = np.ones(len(self.gene_ids), dtype=bool)
         all_zero[g.genes] = False
         table = pd.DataFrame(
             {
@@ -157,7 +189,7 @@ class DESeqFit:
                 "maxCooks": self._full(g.max_cooks),
                 "replace": self._full(g.cooks_flagged.astype(float)),
             },
-            index=self.counts.index,
+            index=self.gene_ids,
         )
         coefs = self.coefficients.add_prefix("coef_")
         return pd.concat([table, coefs], axis=1)
@@ -183,11 +215,14 @@ class DESeqFit:
                     f"{self.design.formula.text!r} with fewer terms"
                 )
             g = self._g
-            nf = _sf_rows(self._sf, g.genes, g.counts.shape)
+            y = self._fit_counts()
+            nf = _sf_rows(self._sf, g.genes, y.shape)
             if rdm.matrix.shape[1] == 1 and np.all(rdm.matrix == 1):
-                rfit = _intercept_only_fit(g.counts, nf, g.dispersion)
+                rfit = _intercept_only_fit(y, nf, g.dispersion)
             else:
-                rfit = fit_nb_glm(g.counts, rdm.matrix, nf, g.dispersion, with_hat=False)
+                rfit = fit_nb_glm(y, rdm.matrix, nf, g.dispersion, with_hat=False)
+            # the LRT needs the reduced model's deviance only
+            rfit.mu = rfit.hat_diagonals = None
             df = self.design.matrix.shape[1] - rdm.matrix.shape[1]
             g.reduced_fits[reduced] = (rfit, df)
         return self._g.reduced_fits[reduced]
@@ -269,7 +304,7 @@ class DESeqFit:
                 "stat": self._full(stat),
                 "pvalue": self._full(pvalue),
             },
-            index=self.counts.index,
+            index=self.gene_ids,
         )
         res.index.name = "gene_id"
         threshold = theta = np.nan
@@ -313,7 +348,7 @@ class DESeqFit:
                 **(
                     {"normalization_factors": self._sf}
                     if np.ndim(self._sf) == 2
-                    else {"size_factors": pd.Series(self._sf, index=self.counts.columns)}
+                    else {"size_factors": pd.Series(self._sf, index=self.sample_ids)}
                 ),
                 fit_type=self.options["fit_type"],
                 test=self.options["test"],
@@ -324,9 +359,12 @@ class DESeqFit:
 
     def _contrast_all_zero(self, contrast) -> np.ndarray:
         factor, level, reference = contrast
+        zero = self._g.level_all_zero
+        if (factor, level) in zero and (factor, reference) in zero:
+            return zero[factor, level] & zero[factor, reference]
         values = self.samples[factor].astype(str).to_numpy()
         cols = (values == level) | (values == reference)
-        return (self._g.counts[:, cols] == 0).all(axis=1)
+        return (self._fit_counts()[:, cols] == 0).all(axis=1)
 
     def _cooks_outliers(self, cutoff: float | bool | None) -> np.ndarray:
         g = self._g
@@ -346,22 +384,20 @@ class DESeqFit:
             and len(variables) == 1
             and len(self.design.levels.get(variables[0], [])) == 2
         ):
-            rows = np.flatnonzero(outlier)
-            y = g.counts[rows]
-            at_max = y[np.arange(rows.size), g.cooks_argmax[rows]]
-            keep = (y > at_max[:, None]).sum(axis=1) >= 3
-            outlier[rows[keep]] = False
+            outlier &= g.n_above_cooks_max < 3
         return outlier
 
     # ------------------------------------------------------------------ transforms
-    def vst(self, blind: bool = True) -> pd.DataFrame:
-        """Variance-stabilizing transformation (DESeq2's ``varianceStabilizingTransformation``).
+    def vst(self, blind: bool = True, nsub: int | None = None) -> pd.DataFrame:
+        """Variance-stabilizing transformation (DESeq2's ``varianceStabilizingTransformation``,
+        or its ``vst()`` with ``nsub``).
 
-        ``blind=True`` refits the dispersion trend with the design ``~ 1``; ``blind=False``
-        uses this fit's trend.
+        ``blind=True`` refits the dispersion trend with the design ``~ 1`` (on ``nsub`` genes
+        spread over the range of means when given, as DESeq2's ``vst()``); ``blind=False`` uses
+        this fit's trend.
         """
         if blind:
-            return vst(self.counts, fit_type=self.trend.fit_type, size_factors=self._sf)
+            return vst(self.counts, fit_type=self.trend.fit_type, size_factors=self._sf, nsub=nsub)
         return vst_from_trend(self.counts, self._sf, self.trend)
 
     def rlog(self, blind: bool = True) -> pd.DataFrame:
@@ -375,10 +411,22 @@ class DESeqFit:
         return rlog_from_trend(self.counts, self._sf, self.trend)[0]
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
-        """Pickle the fit (for the workflow's one-fit, many-contrasts jobs)."""
+    def save(self, path: str | Path, counts_path: str | Path | None = None) -> None:
+        """Pickle the fit (for the workflow's one-fit, many-contrasts jobs).
+
+        With ``counts_path`` (the file the counts were read from, e.g. the workflow's
+        validated counts), the pickle holds no count matrix: Wald and LRT results need only
+        per-gene values; shrinkage and transformations read the counts back from that file.
+        """
+        state = self
+        if counts_path is not None:
+            state = copy.copy(self)
+            state._counts = None
+            state._counts_source = str(counts_path)
+            state._g = dataclasses.replace(self._g, counts=None)
+            state.__dict__.pop("_releveled_fits", None)
         with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLMFit:
@@ -503,6 +551,29 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
     if flagged.sum() > new_all_zero.sum():
         max_cooks = max_unreplaceable
     return _CooksPass(max_cooks, argmax, counts, replaced, flagged)
+
+
+def _n_above(y: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Per gene, how many counts exceed the gene's count in ``column``."""
+    out = np.empty(y.shape[0], dtype=np.int32)
+    for rows in _row_chunks(*y.shape):
+        block = y[rows]
+        at = block[np.arange(block.shape[0]), column[rows]]
+        out[rows] = (block > at[:, None]).sum(axis=1)
+    return out
+
+
+def _level_all_zero(
+    y: np.ndarray, samples: pd.DataFrame, dm: DesignMatrix
+) -> dict[tuple[str, str], np.ndarray]:
+    """For every level of every design factor, the genes without a read in its samples."""
+    out = {}
+    for factor, levels in dm.levels.items():
+        values = samples[factor].astype(str).to_numpy()
+        for level in levels:
+            cols = values == str(level)
+            out[factor, str(level)] = ~(y[:, cols] > 0).any(axis=1)
+    return out
 
 
 def _resolve_size_factors(size_factors, counts, y_all, control_genes) -> np.ndarray:
@@ -692,7 +763,10 @@ def fit(
         cooks_argmax=cooks.argmax,
         max_cooks=cooks.max_cooks,
         replaced=replaced,
+        replaced_counts=y_fit[replaced],
         cooks_flagged=cooks.flagged,
+        n_above_cooks_max=_n_above(y_fit, cooks.argmax),
+        level_all_zero=_level_all_zero(y_fit, samples, dm),
     )
     options = dict(
         fit_type=trend.fit_type,
@@ -705,28 +779,57 @@ def fit(
     )
 
 
-def _blind_trend(counts: pd.DataFrame, fit_type: str, size_factors) -> tuple[np.ndarray, object]:
+def _blind_trend(
+    counts: pd.DataFrame, fit_type: str, size_factors, nsub: int | None = None
+) -> tuple[np.ndarray, object]:
     y_all = _as_count_matrix(counts)
     sf = estimate_size_factors(y_all) if size_factors is None else np.asarray(size_factors, float)
     nonzero = y_all.sum(axis=1) > 0
+    if nsub is not None:
+        nonzero = _vst_subset(y_all, sf, nsub)
     y = y_all[nonzero]
     nf = _sf_rows(sf, nonzero, y.shape)
     gene = estimate_genewise_dispersions(y, nf, np.ones((y.shape[1], 1)))
     return sf, fit_dispersion_trend((y / nf).mean(axis=1), gene.disp_gene_est, fit_type)
 
 
+VST_MIN_MEAN = 5.0
+
+
+def _vst_subset(y: np.ndarray, sf: np.ndarray, nsub: int) -> np.ndarray:
+    """The genes DESeq2's ``vst()`` fits its trend on: of those with a mean normalized count
+    above 5, ``nsub`` evenly spaced in the order of their means (no randomness)."""
+    base_mean, _ = _normalized_mean_var(y, sf)
+    candidates = np.flatnonzero(base_mean > VST_MIN_MEAN)
+    n = candidates.size
+    if n < nsub:
+        raise ValueError(
+            f"only {n} genes have a mean normalized count above 5, fewer than nsub={nsub}: use "
+            "all genes for the trend (nsub=None, DESeq2's varianceStabilizingTransformation)"
+        )
+    order = candidates[np.argsort(base_mean[candidates], kind="stable")]
+    # R: o[round(seq(from = 1, to = n, length = nsub))], seq's interior points as from + k * by
+    by = (n - 1) / (nsub - 1)
+    positions = np.concatenate([[1.0], 1.0 + np.arange(1, nsub - 1) * by, [float(n)]])
+    chosen = np.zeros(y.shape[0], dtype=bool)
+    chosen[order[np.round(positions).astype(int) - 1]] = True
+    return chosen
+
+
 def vst(
     counts: pd.DataFrame,
     fit_type: str = "parametric",
     size_factors: np.ndarray | None = None,
+    nsub: int | None = None,
 ) -> pd.DataFrame:
     """Blind variance-stabilizing transformation of a count matrix (design ``~ 1``).
 
-    Size factors are median-of-ratios unless given; the dispersion trend is fitted on all genes
-    (DESeq2's ``varianceStabilizingTransformation(blind=TRUE)``; DESeq2's faster ``vst()``
-    fits it on a random 1,000-gene subset instead).
+    Size factors are median-of-ratios unless given. With ``nsub=None`` the dispersion trend is
+    fitted on all genes (DESeq2's ``varianceStabilizingTransformation(blind=TRUE)``); with
+    ``nsub=1000`` on 1,000 genes spread over the range of means, as DESeq2's ``vst()`` does
+    (much faster on large studies; the values differ slightly).
     """
-    sf, trend = _blind_trend(counts, fit_type, size_factors)
+    sf, trend = _blind_trend(counts, fit_type, size_factors, nsub)
     return vst_from_trend(counts, sf, trend)
 
 

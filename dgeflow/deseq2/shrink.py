@@ -136,9 +136,10 @@ def shrink_lfc(fit, contrast: np.ndarray, method: str) -> tuple[np.ndarray, np.n
     scale = np.sqrt(prior_variance(beta_mle[:, k], se_mle))
     from dgeflow.deseq2.model import _sf_rows  # the fit's module imports this one lazily
 
-    offset = np.log(_sf_rows(fit._sf, g.genes, g.counts.shape))
+    y = fit._fit_counts()
+    offset = np.log(_sf_rows(fit._sf, g.genes, y.shape))
     start = np.clip(beta_mle, -30, 30)
     mode, sd = posterior_mode(
-        g.counts, x, offset, g.dispersion, start, k, scale, cauchy=method == "apeglm"
+        y, x, offset, g.dispersion, start, k, scale, cauchy=method == "apeglm"
     )
     return mode[:, k] / LOG2, sd / LOG2

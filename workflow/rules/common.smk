@@ -4,6 +4,7 @@ import os
 import re
 from pathlib import Path
 
+from dgeflow.io.matrix import matrix_suffix
 from dgeflow.quantifiers import detect_format
 from dgeflow.validate import contrast_name
 
@@ -48,6 +49,9 @@ SKIPPED_METHODS = [m for m in config["normalization"]["methods"] if m not in MET
 CONTRASTS = {contrast_name(c): c for c in config["contrasts"]}
 DE_METHODS = list(config["de"]["methods"])
 TRANSFORM = config["qc"]["transform"]
+# large matrices for people (normalized counts, VST/rlog) in the configured format; the
+# matrices rules pass each other (validated counts, transcript lengths) are always Parquet
+MATRIX = matrix_suffix(config["matrix_format"])
 
 
 # Cheap summary steps run in the snakemake process itself, not as cluster jobs.
@@ -77,13 +81,47 @@ wildcard_constraints:
     de_method="|".join(re.escape(m) for m in DE_METHODS),
 
 
-def mem_mb_scaled(base_mb, per_input_mb):
-    """Memory request growing with the size of the job's input (retries get more)."""
+def study_size():
+    """(genes, samples) of the study, estimated before anything is read (line counts of the
+    counts file or the tx2gene table, ids in the sheet); (0, 0) where inputs are missing or
+    broken, which the validate rule reports."""
+    from dgeflow.io import read_sample_sheet, read_tx2gene
+    from dgeflow.quantifiers import estimate_n_genes
 
-    def mem_mb(wildcards, input, attempt):
-        return int((base_mb + per_input_mb * input.size_mb) * attempt)
+    try:
+        n_samples = len(read_sample_sheet(config["samples"]))
+        if QUANTIFICATIONS:
+            n_genes = read_tx2gene(QUANTIFICATIONS["tx2gene"]).nunique()
+        else:
+            n_genes = estimate_n_genes(config["counts"])
+    except Exception:  # noqa: BLE001 - the validate rule reports unreadable inputs
+        return 0, 0
+    return int(n_genes), int(n_samples)
+
+
+N_GENES, N_SAMPLES = study_size()
+# millions of counts: what a job's memory and time grow with
+MEGA_COUNTS = N_GENES * N_SAMPLES / 1e6
+
+
+def mem_mb_for(base_mb, mb_per_mega_count):
+    """Memory request: a base plus a share per million counts (genes x samples), with
+    headroom over what was measured (README, "Resources"); a retry asks for more."""
+
+    def mem_mb(wildcards, attempt):
+        return int((base_mb + mb_per_mega_count * MEGA_COUNTS) * attempt)
 
     return mem_mb
+
+
+def runtime_for(base_min, s_per_mega_count):
+    """Runtime request in minutes: a base plus seconds per million counts (about 3x what one
+    core of a 2-core test machine took), doubled on a retry."""
+
+    def runtime(wildcards, attempt):
+        return int((base_min + s_per_mega_count * MEGA_COUNTS / 60) * attempt)
+
+    return runtime
 
 
 def input_files():
@@ -123,7 +161,19 @@ def quantification_files():
 
 
 def validated(name):
-    return out(f"validation/{name}.tsv")
+    suffix = ".parquet" if name in VALIDATED_MATRICES else ".tsv"
+    return out(f"validation/{name}{suffix}")
+
+
+VALIDATED_MATRICES = ("counts", "tx_lengths")
+
+
+def normalized(method):
+    return out(f"normalized/{method}{MATRIX}")
+
+
+def transformed():
+    return out(f"qc/{TRANSFORM}{MATRIX}")
 
 
 def normalize_inputs(wildcards):
@@ -228,10 +278,10 @@ QC_PLOTS = ["pca", "scree", "correlation_heatmap"]
 def all_outputs():
     return [
         *validation_outputs().values(),
-        *expand(out("normalized/{method}.tsv"), method=METHODS),
+        *[normalized(method) for method in METHODS],
         out("normalized/sample_totals.tsv"),
         out("normalized/methods.tsv"),
-        out(f"qc/{TRANSFORM}.tsv"),
+        transformed(),
         *expand(out("qc/{table}.tsv"), table=QC_TABLES),
         *expand(out("qc/plots/{plot}.png"), plot=QC_PLOTS),
         *([out("qc/gene_filter.tsv")] if "deseq2" in DE_METHODS else []),

@@ -14,7 +14,8 @@ rule de_fit_deseq2:
         "../../envs/de.yaml"
     threads: 4
     resources:
-        mem_mb=mem_mb_scaled(1000, 20),
+        mem_mb=mem_mb_for(1000, 60),
+        runtime=runtime_for(10, 4),
     params:
         design=config["design"],
         contrasts=list(CONTRASTS.values()),
@@ -39,7 +40,8 @@ rule de_fit_edger_ql:
         "../../envs/de.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb_scaled(1000, 12),
+        mem_mb=mem_mb_for(1000, 40),
+        runtime=runtime_for(10, 30),
     params:
         design=config["design"],
         contrasts=list(CONTRASTS.values()),
@@ -65,7 +67,8 @@ rule de_fit_limma_voom:
         "../../envs/de.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb_scaled(1000, 12),
+        mem_mb=mem_mb_for(1000, 40),
+        runtime=runtime_for(10, 2),
     params:
         design=config["design"],
         contrasts=list(CONTRASTS.values()),
@@ -90,7 +93,8 @@ rule de_results:
         "../../envs/de.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_scaled(1000, 5),
+        mem_mb=mem_mb_for(1000, 5),
+        runtime=runtime_for(5, 0.5),
     params:
         contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
         de=config["de"],

@@ -2,14 +2,17 @@ rule normalize:
     input:
         unpack(normalize_inputs),
     output:
-        out("normalized/{method}.tsv"),
+        out(f"normalized/{{method}}{MATRIX}"),
     log:
         log_path("normalize/{method}"),
+    benchmark:
+        benchmark_path("normalize/{method}")
     conda:
         "../../envs/normalize.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_scaled(500, 10),
+        mem_mb=mem_mb_for(1000, 50),
+        runtime=runtime_for(5, 1),
     params:
         method="{method}",
     script:
@@ -18,7 +21,7 @@ rule normalize:
 
 rule sample_totals:
     input:
-        expand(out("normalized/{method}.tsv"), method=METHODS),
+        [normalized(method) for method in METHODS],
     output:
         totals=out("normalized/sample_totals.tsv"),
         methods=out("normalized/methods.tsv"),

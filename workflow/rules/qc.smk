@@ -2,7 +2,7 @@ rule qc_transform:
     input:
         counts=validated("counts"),
     output:
-        out(f"qc/{TRANSFORM}.tsv"),
+        transformed(),
     log:
         log_path("qc_transform"),
     benchmark:
@@ -11,9 +11,11 @@ rule qc_transform:
         "../../envs/qc.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb_scaled(1000, 15),
+        mem_mb=mem_mb_for(1000, 60),
+        runtime=runtime_for(10, 3),
     params:
         transform=TRANSFORM,
+        vst_nsub=config["qc"]["vst_nsub"],
         fit_type=config["de"]["fit_type"],
         size_factors=config["de"]["size_factors"],
     script:
@@ -22,7 +24,7 @@ rule qc_transform:
 
 rule sample_qc:
     input:
-        transformed=out(f"qc/{TRANSFORM}.tsv"),
+        transformed=transformed(),
         samples=validated("samples"),
     output:
         **{table: out(f"qc/{table}.tsv") for table in QC_TABLES},
@@ -35,7 +37,8 @@ rule sample_qc:
         "../../envs/qc.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_scaled(1000, 10),
+        mem_mb=mem_mb_for(1000, 50),
+        runtime=runtime_for(10, 1.5),
     params:
         qc=config["qc"],
         design=config["design"],

@@ -5,9 +5,14 @@ rule validate:
         **validation_outputs(),
     log:
         log_path("validate"),
+    benchmark:
+        benchmark_path("validate")
     conda:
         "../../envs/validate.yaml"
     threads: 1
+    resources:
+        mem_mb=mem_mb_for(1000, 50),
+        runtime=runtime_for(5, 1),
     params:
         counts=config.get("counts"),
         counts_format=config["counts_format"],
