@@ -29,9 +29,16 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/snakefmt Snakefile workflow/rules
 
-bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
-	$(PY) benchmarks/bench_engine.py $(BENCH_ARGS)
+# PyDESeq2 needs pandas < 3 (through anndata): it gets its own venv, run as a separate process
+PYDESEQ2_VENV := .venv-pydeseq2
+
+$(PYDESEQ2_VENV)/.installed:
+	test -x $(PYDESEQ2_VENV)/bin/python || python3 -m venv $(PYDESEQ2_VENV)
+	$(PYDESEQ2_VENV)/bin/python -m pip install --quiet "pydeseq2==0.5.4"
+	touch $@
+
+bench: $(STAMP) $(PYDESEQ2_VENV)/.installed
+	$(PY) benchmarks/bench_engine.py --pydeseq2-python $(PYDESEQ2_VENV)/bin/python $(BENCH_ARGS)
 	$(PY) benchmarks/bench_methods.py $(BENCH_METHODS_ARGS)
 	$(PY) benchmarks/bench_workflow.py $(BENCH_WORKFLOW_ARGS)
 

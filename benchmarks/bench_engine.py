@@ -43,6 +43,8 @@ HERE = Path(__file__).resolve().parent
 DESIGN = "~ batch + condition"
 CONTRAST = ("condition", "treated", "control")
 ENGINES = ("dgeflow", "pydeseq2")
+# the interpreter that runs PyDESeq2 (set by main; its own venv, see --pydeseq2-python)
+PYDESEQ2_PYTHON = sys.executable
 TABLE_COLUMNS = [
     "size",
     "engine",
@@ -60,8 +62,11 @@ TABLE_COLUMNS = [
 # ----------------------------------------------------------------------------- child side
 def _run_child(engine: str, data_path: str, out_path: str, threads: int) -> None:
     """Fit one engine on the pickled data set and write timings and per-gene results."""
-    data = pd.read_pickle(data_path)
-    counts, samples = data["counts"], data["samples"]
+    # plain CSV: the PyDESeq2 child may run in its own environment with another pandas
+    folder = Path(data_path)
+    counts = pd.read_csv(folder / "counts.csv", index_col=0)
+    counts.index = counts.index.astype(str)
+    samples = pd.read_csv(folder / "samples.csv", index_col=0)
     if engine == "dgeflow":
         import dgeflow
 
@@ -97,7 +102,7 @@ def _run_child(engine: str, data_path: str, out_path: str, threads: int) -> None
     else:
         raise ValueError(f"unknown engine {engine!r}")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    table.to_pickle(out_path + ".results.pkl")
+    table.to_csv(out_path + ".results.csv")
     Path(out_path).write_text(json.dumps({"wall_s": wall, "peak_rss_mb": rss_mb}))
 
 
@@ -133,7 +138,8 @@ def run_engine(
 ) -> dict:
     """One engine run in a fresh interpreter; returns wall/RSS or a failure note."""
     out = work / f"{tag}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve())]
+    python = PYDESEQ2_PYTHON if engine == "pydeseq2" else sys.executable
+    cmd = [python, str(Path(__file__).resolve())]
     cmd += ["--child", engine, str(data_path), str(out), str(threads)]
     try:
         proc = subprocess.run(
@@ -146,7 +152,7 @@ def run_engine(
         return {"status": "error", "note": " | ".join(tail)[:300]}
     info = json.loads(out.read_text())
     info["status"] = "ok"
-    info["results"] = str(out) + ".results.pkl"
+    info["results"] = str(out) + ".results.csv"
     return info
 
 
@@ -181,8 +187,10 @@ def bench_size(
     label = f"{n_genes}x{n_samples}"
     counts, samples, _ = simulate_nb(n_genes, n_samples, n_batches=2, frac_de=0.1, seed=seed)
     counts.index = counts.index.astype(str)
-    data_path = work / f"data_{label}.pkl"
-    pd.to_pickle({"counts": counts, "samples": samples}, data_path)
+    data_path = work / f"data_{label}"
+    data_path.mkdir()
+    counts.to_csv(data_path / "counts.csv")
+    samples.to_csv(data_path / "samples.csv")
     del counts, samples
     runs_by_engine: dict[str, list[dict]] = {e: [] for e in engines}
     skipped: dict[str, str] = {}
@@ -222,8 +230,8 @@ def bench_size(
             }
         )
     if "pydeseq2" in engines and runs_by_engine["pydeseq2"] and runs_by_engine["dgeflow"]:
-        ours = pd.read_pickle(runs_by_engine["dgeflow"][0]["results"])
-        theirs = pd.read_pickle(runs_by_engine["pydeseq2"][0]["results"])
+        ours = pd.read_csv(runs_by_engine["dgeflow"][0]["results"], index_col=0)
+        theirs = pd.read_csv(runs_by_engine["pydeseq2"][0]["results"], index_col=0)
         pearson, jaccard = agreement(ours, theirs)
         rows[0]["speedup_vs_pydeseq2"] = medians["pydeseq2"] / medians["dgeflow"]
         for row in rows:
@@ -299,6 +307,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         help="unset OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in both engines' children",
     )
     parser.add_argument("--out-dir", default=str(HERE / "results"))
+    parser.add_argument(
+        "--pydeseq2-python",
+        default=None,
+        help="interpreter with PyDESeq2 (it needs pandas < 3, so it lives in its own venv; "
+        "make bench builds .venv-pydeseq2)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -309,15 +323,18 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    global PYDESEQ2_PYTHON
     engines: tuple[str, ...] = ("dgeflow",)
     pydeseq2_note = ""
     if not args.no_pydeseq2:
-        try:
-            import pydeseq2  # noqa: F401
-
+        PYDESEQ2_PYTHON = args.pydeseq2_python or sys.executable
+        probe = subprocess.run(
+            [PYDESEQ2_PYTHON, "-c", "import pydeseq2"], capture_output=True, check=False
+        )
+        if probe.returncode == 0:
             engines = ENGINES
-        except ImportError:
-            pydeseq2_note = "pydeseq2 not installed: dgeflow only"
+        else:
+            pydeseq2_note = f"pydeseq2 not importable by {PYDESEQ2_PYTHON}: dgeflow only"
             log(pydeseq2_note)
     env = child_env(args.threads, args.unset_openblas_coretype)
     plan = [(s, engines) for s in _sizes(args.sizes)]

@@ -21,7 +21,8 @@ if method == "edger_ql":
 else:
     options["span"] = de["voom_span"]
 
-counts = read_matrix(snakemake.input.counts)
+# validated counts are int32; these methods compute in 64-bit
+counts = read_matrix(snakemake.input.counts).astype("int64")
 if method == "edger_ql" and hasattr(snakemake.input, "tx_lengths"):
     # tximport input: the average transcript lengths become edgeR offsets (tximport's recipe,
     # here on the validated, rounded counts)

@@ -9,7 +9,8 @@ from dgeflow.normalize import normalize
 log_to_file(snakemake.log[0])
 
 method = snakemake.params.method
-counts = read_matrix(snakemake.input.counts)
+# validated counts are int32; these methods compute in 64-bit
+counts = read_matrix(snakemake.input.counts).astype("int64")
 lengths_path = snakemake.input.get("gene_lengths")  # only for tpm, rpkm and fpkm
 lengths = read_table(lengths_path)["length"] if lengths_path else None
 normalized = normalize(counts, method, lengths=lengths)

@@ -286,8 +286,12 @@ def test_fit_logs_its_stages_with_counts_and_times(caplog):
         dgeflow.fit(counts, samples, "~ batch + condition")
     messages = [r.getMessage() for r in caplog.records]
     assert any("genes have reads" in m and " s)" in m for m in messages)
-    assert any(m.startswith("DESeq2 fit: dispersions: trend") for m in messages)
-    assert any("Cook's distances" in m for m in messages)
+    assert any(m.startswith("DESeq2 fit: gene-wise dispersions; trend") for m in messages)
+    assert any("Cook's (0 genes with counts replaced)" in m for m in messages)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dgeflow.deseq2.model"):
+        dgeflow.fit(counts, samples, "~ batch + condition", block_elements=800)
+    assert any("3 blocks of up to 100 genes" in r.getMessage() for r in caplog.records)
 
 
 def test_fit_saved_without_counts_gives_the_same_results(toy, tmp_path):
@@ -337,3 +341,22 @@ def test_two_level_cooks_rule_after_reload(tmp_path):
     pd.testing.assert_frame_equal(
         res, dgeflow.load_fit(tmp_path / "fit.pkl").results(("g", "b", "a"))
     )
+
+
+def test_fit_in_blocks_with_per_gene_normalization_factors():
+    from dgeflow.simulate import simulate_nb
+
+    counts, samples, _ = simulate_nb(500, 16, seed=3)
+    rng = np.random.default_rng(0)
+    nf = pd.DataFrame(
+        np.exp(rng.normal(0, 0.2, counts.shape)), index=counts.index, columns=counts.columns
+    )
+    whole = dgeflow.fit(counts, samples, "~ batch + condition", normalization_factors=nf)
+    # blocks of 100 genes: the moments start still uses every gene's factors (DESeq2's xim)
+    blocks = dgeflow.fit(
+        counts, samples, "~ batch + condition", normalization_factors=nf, block_elements=1600
+    )
+    contrast = ("condition", "treated", "control")
+    a, b = whole.results(contrast), blocks.results(contrast)
+    assert (a.isna() == b.isna()).all().all()
+    np.testing.assert_allclose(b["pvalue"], a["pvalue"], rtol=1e-9)

@@ -200,28 +200,32 @@ class GeneDispersions:
     mu: np.ndarray
 
 
-def estimate_genewise_dispersions(
+def moments_xim(sf: np.ndarray) -> float:
+    """DESeq2's ``mean(1 / colMeans(normalizationFactors))`` of the genes given (factors
+    (genes, samples), possibly size factors broadcast over genes)."""
+    sf = np.asarray(sf)
+    if sf.ndim == 1 or sf.strides[0] == 0:
+        return float(np.mean(1.0 / np.atleast_2d(sf)[0]))
+    return float(np.mean(1.0 / sf.mean(axis=0)))
+
+
+def genewise_start(
     y: np.ndarray,
     sf: np.ndarray,
     x: np.ndarray,
     *,
     min_disp: float = MIN_DISP,
-    maxit: int = MAXIT,
-) -> GeneDispersions:
-    """DESeq2's ``estimateDispersionsGeneEst`` (niter = 1) for genes with some non-zero count.
+    xim: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Starting dispersions and the fitted means the gene-wise step works with (DESeq2's
+    ``estimateDispersionsGeneEst``: moments start, then least-squares means for one-way designs
+    or an NB GLM fit at the start dispersions otherwise, bounded below by 0.5).
 
-    Parameters
-    ----------
-    y
-        Counts (genes, samples), no all-zero rows.
-    sf
-        Normalization factors (genes, samples).
-    x
-        Design matrix.
+    Deterministic per gene, so a caller that drops the means can compute them again.
+    ``xim`` is :func:`moments_xim` of all the genes fitted together (a caller working on a
+    block of them passes it; by default it is taken from ``sf``).
     """
     m, p = x.shape
-    if m <= p:
-        raise ValueError("the number of samples equals the number of coefficients")
     sf = np.broadcast_to(sf, y.shape)
     max_disp = max(10.0, m)
     groups = design_is_groups(x)
@@ -229,11 +233,8 @@ def estimate_genewise_dispersions(
     mu = np.empty(y.shape) if groups else None
 
     # per-gene normalization factors enter through their column means, as DESeq2
-    xim = (
-        float(np.mean(1.0 / sf[0]))
-        if sf.strides[0] == 0
-        else float(np.mean(1.0 / sf.mean(axis=0)))
-    )
+    if xim is None:
+        xim = moments_xim(sf)
 
     def start_values(rows: slice) -> None:
         # block-wise, so that normalized counts and their moments never exist for all genes
@@ -249,6 +250,34 @@ def estimate_genewise_dispersions(
     if not groups:
         mu = fitted_means(y, x, sf, alpha_init)
     np.maximum(mu, MINMU, out=mu)
+    return alpha_init, mu
+
+
+def estimate_genewise_dispersions(
+    y: np.ndarray,
+    sf: np.ndarray,
+    x: np.ndarray,
+    *,
+    min_disp: float = MIN_DISP,
+    maxit: int = MAXIT,
+    xim: float | None = None,
+) -> GeneDispersions:
+    """DESeq2's ``estimateDispersionsGeneEst`` (niter = 1) for genes with some non-zero count.
+
+    Parameters
+    ----------
+    y
+        Counts (genes, samples), no all-zero rows.
+    sf
+        Normalization factors (genes, samples).
+    x
+        Design matrix.
+    """
+    m, p = x.shape
+    if m <= p:
+        raise ValueError("the number of samples equals the number of coefficients")
+    max_disp = max(10.0, m)
+    alpha_init, mu = genewise_start(y, sf, x, min_disp=min_disp, xim=xim)
     log_init = np.log(alpha_init)
     res = fit_log_dispersion(y, mu, x, log_init, log_init, 1.0, False, maxit=maxit)
     est = np.minimum(np.exp(res.log_alpha), max_disp)

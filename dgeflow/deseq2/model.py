@@ -18,7 +18,12 @@ import pandas as pd
 from dgeflow.contrasts import contrast_vector, is_level_contrast
 from dgeflow.deseq2 import cooks as cooks_mod
 from dgeflow.deseq2 import filtering
-from dgeflow.deseq2.dispersion import estimate_genewise_dispersions, estimate_map_dispersions
+from dgeflow.deseq2.dispersion import (
+    estimate_genewise_dispersions,
+    estimate_map_dispersions,
+    genewise_start,
+    moments_xim,
+)
 from dgeflow.deseq2.glm import GLMFit, fit_nb_glm
 from dgeflow.deseq2.hypothesis import lrt_test, wald_test
 from dgeflow.deseq2.rlog import rlog_from_trend
@@ -38,6 +43,9 @@ from dgeflow.nb import nb_deviance
 from dgeflow.threads import chunk_slices
 
 LOG2 = np.log(2.0)
+# counts (genes x samples) per block of the fit: each of its working arrays (counts, means,
+# leverages) takes 320 MB at most; a study within one block is fitted in one go
+BLOCK_ELEMENTS = 40_000_000
 log = logging.getLogger(__name__)
 RESULT_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 
@@ -459,16 +467,23 @@ def load_fit(path: str | Path) -> Any:
 
 
 def _as_count_matrix(counts: pd.DataFrame) -> np.ndarray:
+    return _count_values(counts).astype(float, copy=False)
+
+
+def _count_values(counts: pd.DataFrame) -> np.ndarray:
+    """The counts as one array, checked; integer counts stay integers (no float copy of a
+    large matrix: the fit converts block by block)."""
     integer_typed = all(pd.api.types.is_integer_dtype(t) for t in counts.dtypes)
-    values = counts.to_numpy(dtype=float)
-    if integer_typed:
-        if values.min(initial=0.0) < 0:
-            raise ValueError("counts must be non-negative")
-        return values
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise ValueError("counts must be finite and non-negative")
+    values = counts.to_numpy() if integer_typed else counts.to_numpy(dtype=float)
     for rows in _row_chunks(*values.shape):  # chunked: no full-size temporaries
-        if not np.array_equal(values[rows], np.round(values[rows])):
+        block = values[rows]
+        if integer_typed:
+            if block.min(initial=0) < 0:
+                raise ValueError("counts must be non-negative")
+            continue
+        if not np.isfinite(block).all() or (block < 0).any():
+            raise ValueError("counts must be finite and non-negative")
+        if not np.array_equal(block, np.round(block)):
             raise ValueError("counts must be integers (round estimated counts first)")
     return values
 
@@ -498,10 +513,14 @@ def _normalized_mean_var(y: np.ndarray, sf: np.ndarray) -> tuple[np.ndarray, np.
 @dataclass
 class _CooksPass:
     max_cooks: np.ndarray
+    # the maximum over the samples whose outliers could not be replaced (see fit: DESeq2 uses
+    # it instead of max_cooks unless every flagged gene became all-zero)
+    max_unreplaceable: np.ndarray
     argmax: np.ndarray
     counts: np.ndarray
     replaced: np.ndarray  # a count of the gene was replaced
     flagged: np.ndarray  # a Cook's distance above the cutoff in any sample (DESeq2's replace)
+    new_all_zero: np.ndarray  # replacement left the gene without reads
 
 
 def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
@@ -516,7 +535,7 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
     n, m = y.shape
     mu = glm.mu if mu is None else mu
     max_cooks = np.empty(n)
-    max_unreplaceable = np.empty(n)
+    max_unreplaceable = np.full(n, np.nan)
     argmax = np.empty(n, dtype=int)
     replaced = np.zeros(n, dtype=bool)
     flagged = np.zeros(n, dtype=bool)
@@ -544,13 +563,10 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
             # Cook's of replaceable samples no longer count: their outliers were replaced
             c[:, replaceable] = 0.0
             max_unreplaceable[rows] = np.nan if replaceable.all() else cooks_mod.max_cooks(c, x)
-    # DESeq2 refits the flagged genes (those whose counts did not change get the same numbers
-    # again) and then, unless every flagged gene became all-zero, recomputes maxCooks over
-    # the samples whose outliers could not be replaced
     new_all_zero = replaced & (counts.sum(axis=1) == 0)
-    if flagged.sum() > new_all_zero.sum():
-        max_cooks = max_unreplaceable
-    return _CooksPass(max_cooks, argmax, counts, replaced, flagged)
+    return _CooksPass(
+        max_cooks, max_unreplaceable, argmax, counts, replaced, flagged, new_all_zero
+    )
 
 
 def _n_above(y: np.ndarray, column: np.ndarray) -> np.ndarray:
@@ -560,19 +576,6 @@ def _n_above(y: np.ndarray, column: np.ndarray) -> np.ndarray:
         block = y[rows]
         at = block[np.arange(block.shape[0]), column[rows]]
         out[rows] = (block > at[:, None]).sum(axis=1)
-    return out
-
-
-def _level_all_zero(
-    y: np.ndarray, samples: pd.DataFrame, dm: DesignMatrix
-) -> dict[tuple[str, str], np.ndarray]:
-    """For every level of every design factor, the genes without a read in its samples."""
-    out = {}
-    for factor, levels in dm.levels.items():
-        values = samples[factor].astype(str).to_numpy()
-        for level in levels:
-            cols = values == str(level)
-            out[factor, str(level)] = ~(y[:, cols] > 0).any(axis=1)
     return out
 
 
@@ -636,6 +639,7 @@ def fit(
     reduced: str | None = None,
     min_replicates_for_replace: int | None = 7,
     normalization_factors: pd.DataFrame | np.ndarray | None = None,
+    block_elements: int | None = None,
 ) -> DESeqFit:
     """Fit DESeq2's model: size factors, dispersions (gene-wise, trend, MAP) and the NB GLM.
 
@@ -668,11 +672,16 @@ def fit(
         counts are rounded and, with ``counts_from_abundance="no"``, its average transcript
         lengths become normalization factors, as ``DESeqDataSetFromTximport`` +
         ``estimateSizeFactors``.
+    block_elements
+        Genes x samples above which the fit works on blocks of genes, so that its memory
+        stays bounded whatever the study's size (default ``BLOCK_ELEMENTS``, 40 million
+        counts); the numbers do not depend on it.
 
     Returns
     -------
     DESeqFit
     """
+    block_elements = BLOCK_ELEMENTS if block_elements is None else int(block_elements)
     if isinstance(counts, TxImport):
         txi = counts
         counts = txi.counts.round().astype(np.int64)
@@ -681,7 +690,7 @@ def fit(
     samples, dm = fitted_design(counts, samples, design, reference_levels)
     if reduced:
         parse_formula(reduced)
-    y_all = _as_count_matrix(counts)
+    values = _count_values(counts)
     x = dm.matrix
     m = x.shape[0]
 
@@ -694,79 +703,154 @@ def fit(
     if normalization_factors is not None:
         sf = _resolve_normalization_factors(normalization_factors, counts)
     else:
-        sf = _resolve_size_factors(size_factors, counts, y_all, control_genes)
-    base_mean, base_var = _normalized_mean_var(y_all, sf)
-    genes = np.flatnonzero(y_all.sum(axis=1) > 0)
-    y = y_all[genes]
-    del y_all
-    sf_mat = _sf_rows(sf, genes, y.shape)
-    # Cook's and replacement work on the non-zero genes' factors
-    sf_genes = sf if np.ndim(sf) == 1 else sf_mat
+        sf = _resolve_size_factors(size_factors, counts, values, control_genes)
+    base_mean, base_var = _normalized_mean_var(values, sf)
+    genes = np.flatnonzero(_row_sums(values) > 0)
     bm = base_mean[genes]
     stage("normalization for %d samples; %d of %d genes have reads", m, genes.size, len(counts))
+    blocks = _gene_blocks(genes.size, m, block_elements)
+    if len(blocks) > 1:
+        stage("%d blocks of up to %d genes", len(blocks), blocks[0].stop)
+
+    def block_counts(b: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = genes[b]
+        y = values[rows].astype(float)
+        return rows, y, _sf_rows(sf, rows, y.shape)
 
     lrt = test.lower() == "lrt"
-    gene, trend, disp_fit, prior, mapd = _estimate_dispersions(
-        y, sf_mat, x, bm, fit_type, keep_mu=lrt
+    n = genes.size
+    # the moments start uses the column means of all fitted genes' factors, in every block
+    xim = moments_xim(sf) if np.ndim(sf) == 1 else _xim_of_rows(sf, genes)
+    # pass 1: gene-wise dispersions, block by block; the trend and the prior need all genes
+    disp_gene_est = np.empty(n)
+    disp_gene_iter = np.empty(n, dtype=int)
+    kept_mu = None
+    for b in blocks:
+        _, y, nf = block_counts(b)
+        gene = estimate_genewise_dispersions(y, nf, x, xim=xim)
+        disp_gene_est[b], disp_gene_iter[b] = gene.disp_gene_est, gene.iterations
+        # one block: its means serve the MAP step; with several they are computed again
+        kept_mu = gene.mu if len(blocks) == 1 else None
+        del gene
+    trend = fit_dispersion_trend(bm, disp_gene_est, fit_type)
+    disp_fit = trend(bm)
+    prior = dispersion_prior_variance(disp_gene_est, disp_fit, *x.shape)
+    stage("gene-wise dispersions; trend %s, prior variance %.4g", trend.fit_type, prior[1])
+
+    # pass 2: MAP dispersions, the GLM, Cook's distances and outlier refits, block by block
+    p = x.shape[1]
+    disp_map = np.empty(n)
+    dispersion = np.empty(n)
+    disp_outlier = np.empty(n, dtype=bool)
+    glm = GLMFit(
+        beta=np.empty((n, p)),
+        sigma=np.empty((n, p, p)),
+        mu=None,
+        hat_diagonals=None,
+        deviance=np.empty(n),
+        iterations=np.empty(n, dtype=int),
+        converged=np.empty(n, dtype=bool),
     )
-    stage(
-        "dispersions: trend %s, prior variance %.4g, %d dispersion outliers",
-        trend.fit_type,
-        prior[1],
-        int(mapd.outlier.sum()),
-    )
-    glm = fit_nb_glm(y, x, sf_mat, mapd.dispersion)
-    stage("GLM fitted, %d genes not converged", int((~glm.converged).sum()))
-    replace_min = min_replicates_for_replace if m > x.shape[1] else None
-    # DESeq(test = "LRT") takes its Cook's distances with the gene-wise step's means
-    cooks = _cooks_pass(y, sf_genes, glm, x, replace_min, mu=gene.mu if lrt else None)
-    gene.mu = None
-    # the per-count working arrays are only needed for Cook's distances: dropping them keeps a
-    # 60,000 x 1,000 fit (and its pickle) to the counts plus per-gene values
-    glm.mu = None
-    glm.hat_diagonals = None
-    y_fit, replaced = cooks.counts, cooks.replaced
-    stage("Cook's distances: counts replaced in %d genes", int(replaced.sum()))
-    rows = np.flatnonzero(replaced & (y_fit.sum(axis=1) > 0))
-    if replaced.any():
-        base_mean[genes[replaced]], base_var[genes[replaced]] = _normalized_mean_var(
-            y_fit[replaced], _sf_rows(sf_genes, replaced)
+    max_cooks = np.empty(n)
+    max_unreplaceable = np.empty(n)
+    cooks_argmax = np.empty(n, dtype=int)
+    replaced = np.zeros(n, dtype=bool)
+    flagged = np.zeros(n, dtype=bool)
+    new_all_zero = np.zeros(n, dtype=bool)
+    n_above = np.empty(n, dtype=np.int32)
+    level_all_zero = {key: np.empty(n, dtype=bool) for key in _level_columns(samples, dm)}
+    y_fit_whole = None
+    replaced_counts = []
+    replace_min = min_replicates_for_replace if m > p else None
+    var_log, prior_var = prior
+    for b in blocks:
+        rows, y, nf = block_counts(b)
+        mu_gene = kept_mu if kept_mu is not None else genewise_start(y, nf, x, xim=xim)[1]
+        kept_mu = None
+        mapd = estimate_map_dispersions(
+            y, mu_gene, x, disp_gene_est[b], disp_fit[b], var_log, prior_var
         )
-        bm = base_mean[genes]
-    if rows.size:
-        # as DESeq2's refitWithoutOutliers: new gene-wise and MAP dispersions against the
-        # existing trend and prior, then a new GLM fit, for the genes with replaced counts
-        gene_r, _, disp_fit_r, _, map_r = _estimate_dispersions(
-            y_fit[rows], sf_mat[rows], x, bm[rows], fit_type, trend, prior
+        block_glm = fit_nb_glm(y, x, nf, mapd.dispersion)
+        # DESeq(test = "LRT") takes its Cook's distances with the gene-wise step's means
+        sf_cooks = sf if np.ndim(sf) == 1 else nf
+        cooks = _cooks_pass(y, sf_cooks, block_glm, x, replace_min, mu=mu_gene if lrt else None)
+        del mu_gene
+        block_glm.mu = block_glm.hat_diagonals = None
+        y_fit = cooks.counts
+        rep = cooks.replaced
+        refit_rows = np.flatnonzero(rep & (y_fit.sum(axis=1) > 0))
+        if rep.any():
+            bm_rep, bv_rep = _normalized_mean_var(y_fit[rep], _sf_rows(sf_cooks, rep))
+            base_mean[rows[rep]], base_var[rows[rep]] = bm_rep, bv_rep
+        if refit_rows.size:
+            # as DESeq2's refitWithoutOutliers: new gene-wise and MAP dispersions against the
+            # existing trend and prior, then a new GLM fit, for the genes with replaced counts
+            gene_r, _, disp_fit_r, _, map_r = _estimate_dispersions(
+                y_fit[refit_rows],
+                nf[refit_rows],
+                x,
+                base_mean[rows[refit_rows]],
+                fit_type,
+                trend,
+                prior,
+            )
+            idx = np.arange(b.start, b.stop)[refit_rows]
+            disp_gene_est[idx] = gene_r.disp_gene_est
+            disp_gene_iter[idx] = gene_r.iterations
+            disp_fit[idx] = disp_fit_r
+            for name in ("disp_map", "dispersion", "outlier"):
+                getattr(mapd, name)[refit_rows] = getattr(map_r, name)
+            refit = fit_nb_glm(y_fit[refit_rows], x, nf[refit_rows], map_r.dispersion)
+            for name in ("beta", "sigma", "deviance", "iterations", "converged"):
+                getattr(block_glm, name)[refit_rows] = getattr(refit, name)
+        disp_map[b], dispersion[b], disp_outlier[b] = (
+            mapd.disp_map,
+            mapd.dispersion,
+            mapd.outlier,
         )
-        gene.disp_gene_est[rows] = gene_r.disp_gene_est
-        gene.iterations[rows] = gene_r.iterations
-        disp_fit[rows] = disp_fit_r
-        mapd.disp_map[rows] = map_r.disp_map
-        mapd.dispersion[rows] = map_r.dispersion
-        mapd.outlier[rows] = map_r.outlier
-        refit = fit_nb_glm(y_fit[rows], x, sf_mat[rows], map_r.dispersion)
         for name in ("beta", "sigma", "deviance", "iterations", "converged"):
-            getattr(glm, name)[rows] = getattr(refit, name)
-        stage("%d genes refitted without their outliers", rows.size)
+            getattr(glm, name)[b] = getattr(block_glm, name)
+        max_cooks[b], max_unreplaceable[b] = cooks.max_cooks, cooks.max_unreplaceable
+        cooks_argmax[b], replaced[b], flagged[b] = cooks.argmax, rep, cooks.flagged
+        new_all_zero[b] = cooks.new_all_zero
+        n_above[b] = _n_above(y_fit, cooks.argmax)
+        for key, cols in _level_columns(samples, dm).items():
+            level_all_zero[key][b] = ~(y_fit[:, cols] > 0).any(axis=1)
+        replaced_counts.append(y_fit[rep])
+        if len(blocks) == 1:
+            y_fit_whole = y_fit
+        if refit_rows.size:
+            stage("%d genes refitted without their outliers", refit_rows.size)
+    # DESeq2 refits the flagged genes (those whose counts did not change get the same numbers
+    # again) and then, unless every flagged gene became all-zero, recomputes maxCooks over
+    # the samples whose outliers could not be replaced
+    if flagged.sum() > new_all_zero.sum():
+        max_cooks = max_unreplaceable
+    stage(
+        "MAP dispersions (%d outliers), GLM (%d genes not converged), Cook's (%d genes with "
+        "counts replaced)",
+        int(disp_outlier.sum()),
+        int((~glm.converged).sum()),
+        int(replaced.sum()),
+    )
 
     gene_fit = _GeneFit(
         genes=genes,
-        counts=y_fit,
-        disp_gene_est=gene.disp_gene_est,
-        disp_gene_iter=gene.iterations,
+        counts=y_fit_whole,
+        disp_gene_est=disp_gene_est,
+        disp_gene_iter=disp_gene_iter,
         disp_fit=disp_fit,
-        disp_map=mapd.disp_map,
-        dispersion=mapd.dispersion,
-        disp_outlier=mapd.outlier,
+        disp_map=disp_map,
+        dispersion=dispersion,
+        disp_outlier=disp_outlier,
         glm=glm,
-        cooks_argmax=cooks.argmax,
-        max_cooks=cooks.max_cooks,
+        cooks_argmax=cooks_argmax,
+        max_cooks=max_cooks,
         replaced=replaced,
-        replaced_counts=y_fit[replaced],
-        cooks_flagged=cooks.flagged,
-        n_above_cooks_max=_n_above(y_fit, cooks.argmax),
-        level_all_zero=_level_all_zero(y_fit, samples, dm),
+        replaced_counts=np.concatenate(replaced_counts, axis=0),
+        cooks_flagged=flagged,
+        n_above_cooks_max=n_above,
+        level_all_zero=level_all_zero,
     )
     options = dict(
         fit_type=trend.fit_type,
@@ -779,15 +863,48 @@ def fit(
     )
 
 
+def _gene_blocks(n_genes: int, n_samples: int, block_elements: int) -> list[slice]:
+    """Blocks of genes for the fit's two passes: one block up to ``block_elements`` counts."""
+    if n_genes * n_samples <= block_elements or n_genes == 0:
+        return [slice(0, n_genes)]
+    rows = max(16, block_elements // n_samples)
+    return [slice(i, min(i + rows, n_genes)) for i in range(0, n_genes, rows)]
+
+
+def _xim_of_rows(nf: np.ndarray, rows: np.ndarray) -> float:
+    """:func:`moments_xim` of per-gene factors of some genes, summed in blocks of rows."""
+    total = np.zeros(nf.shape[1])
+    for chunk in _row_chunks(rows.size, nf.shape[1]):
+        total += nf[rows[chunk]].sum(axis=0)
+    return float(np.mean(1.0 / (total / rows.size)))
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    out = np.empty(values.shape[0])
+    for rows in _row_chunks(*values.shape):
+        out[rows] = values[rows].sum(axis=1)
+    return out
+
+
+def _level_columns(samples: pd.DataFrame, dm: DesignMatrix) -> dict[tuple[str, str], np.ndarray]:
+    """The samples of every level of every design factor."""
+    out = {}
+    for factor, levels in dm.levels.items():
+        values = samples[factor].astype(str).to_numpy()
+        for level in levels:
+            out[factor, str(level)] = values == str(level)
+    return out
+
+
 def _blind_trend(
     counts: pd.DataFrame, fit_type: str, size_factors, nsub: int | None = None
 ) -> tuple[np.ndarray, object]:
-    y_all = _as_count_matrix(counts)
-    sf = estimate_size_factors(y_all) if size_factors is None else np.asarray(size_factors, float)
-    nonzero = y_all.sum(axis=1) > 0
+    values = _count_values(counts)
+    sf = estimate_size_factors(values) if size_factors is None else np.asarray(size_factors, float)
+    nonzero = _row_sums(values) > 0
     if nsub is not None:
-        nonzero = _vst_subset(y_all, sf, nsub)
-    y = y_all[nonzero]
+        nonzero = _vst_subset(values, sf, nsub)
+    y = values[nonzero].astype(float)
     nf = _sf_rows(sf, nonzero, y.shape)
     gene = estimate_genewise_dispersions(y, nf, np.ones((y.shape[1], 1)))
     return sf, fit_dispersion_trend((y / nf).mean(axis=1), gene.disp_gene_est, fit_type)

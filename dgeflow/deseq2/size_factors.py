@@ -25,6 +25,15 @@ def _geometric_means(counts: np.ndarray, positive_only: bool) -> np.ndarray:
         return np.where(positive.any(axis=1), log_sum / n, -np.inf)
 
 
+def _rows_all_positive(counts: np.ndarray) -> np.ndarray:
+    """Genes without a zero, in blocks of rows (no genes x samples temporary)."""
+    out = np.empty(counts.shape[0], dtype=bool)
+    step = max(1, (1 << 22) // max(1, counts.shape[1]))
+    for start in range(0, counts.shape[0], step):
+        out[start : start + step] = (counts[start : start + step] > 0).all(axis=1)
+    return out
+
+
 def size_factors(
     counts: np.ndarray,
     method: str = "ratio",
@@ -49,7 +58,9 @@ def size_factors(
         One factor per sample; for ``ratio`` their geometric mean is 1 by construction of the
         reference; ``poscounts`` factors are rescaled to geometric mean 1 as in DESeq2.
     """
-    counts = np.asarray(counts, dtype=float)
+    counts = np.asarray(counts)
+    if counts.dtype.kind not in "iuf":
+        counts = counts.astype(float)
     if method not in SIZE_FACTOR_METHODS:
         raise ValueError(
             f"size factor method must be one of {SIZE_FACTOR_METHODS}, got {method!r}"
@@ -58,12 +69,13 @@ def size_factors(
     if method == "ratio":
         # genes with a zero anywhere have geometric mean 0 and drop out; the log is taken once,
         # on the remaining genes only
-        usable = (ref_counts > 0).all(axis=1)
+        usable = _rows_all_positive(ref_counts)
         if not usable.any():
             raise ValueError(_ALL_GENES_HAVE_ZEROS)
-        log_ratios = np.log(ref_counts[usable])
+        log_ratios = np.log(ref_counts[usable].astype(float))
         log_ratios -= log_ratios.mean(axis=1, keepdims=True)
         return np.exp(np.median(log_ratios, axis=0))
+    ref_counts = ref_counts.astype(float, copy=False)
     log_geo = _geometric_means(ref_counts, positive_only=True)
     usable = np.isfinite(log_geo)
     if not usable.any():

@@ -14,18 +14,30 @@ def vst_from_trend(counts: pd.DataFrame, size_factors: np.ndarray, trend) -> pd.
     for a constant dispersion. ``local``: numerical integration of ``1 / sqrt(var(mu))`` on an
     asinh-spaced grid, scaled to match log2 between the 95% and 99.9% quantiles of the means.
     """
-    q = counts.to_numpy(dtype=float) / np.asarray(size_factors, dtype=float)
+    sf = np.asarray(size_factors, dtype=float)
+    if trend.fit_type not in ("parametric", "mean"):
+        q = counts.to_numpy(dtype=float) / sf
+        out = _vst_numeric(q, size_factors, trend)
+        return pd.DataFrame(out, index=counts.index, columns=counts.columns)
+    values = counts.to_numpy()
+    out = np.empty(values.shape)
+    # closed forms, a block of genes at a time: no genes x samples temporaries
+    step = max(1, (1 << 20) // max(1, values.shape[1]))
+    for start in range(0, values.shape[0], step):
+        rows = slice(start, start + step)
+        q = values[rows] / (sf[rows] if sf.ndim == 2 else sf)
+        out[rows] = _closed_form(q, trend)
+    return pd.DataFrame(out, index=counts.index, columns=counts.columns, copy=False)
+
+
+def _closed_form(q: np.ndarray, trend) -> np.ndarray:
     if trend.fit_type == "parametric":
         a, b = trend.asympt_disp, trend.extra_pois
-        out = np.log(
+        return np.log(
             (1 + b + 2 * a * q + 2 * np.sqrt(a * q * (1 + b + a * q))) / (4 * a)
         ) / np.log(2)
-    elif trend.fit_type == "mean":
-        a = trend.mean_disp
-        out = (2 * np.arcsinh(np.sqrt(a * q)) - np.log(a) - np.log(4)) / np.log(2)
-    else:
-        out = _vst_numeric(q, size_factors, trend)
-    return pd.DataFrame(out, index=counts.index, columns=counts.columns)
+    a = trend.mean_disp
+    return (2 * np.arcsinh(np.sqrt(a * q)) - np.log(a) - np.log(4)) / np.log(2)
 
 
 def _vst_numeric(q: np.ndarray, size_factors: np.ndarray, trend) -> np.ndarray:
