@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+PYDESEQ2_PYTHON = sys.executable
+
 R_DESEQ2 = """
 suppressMessages({library(DESeq2); library(BiocParallel)})
 args <- commandArgs(trailingOnly = TRUE)
@@ -85,7 +87,8 @@ def run(engine: str, folder: Path, threads: int, timeout: float) -> dict:
         script.write_text(R_DESEQ2)
         cmd = ["Rscript", str(script), counts, samples, str(threads)]
     else:
-        cmd = [sys.executable, "-c", PY_CHILD, engine, counts, samples, str(threads)]
+        python = PYDESEQ2_PYTHON if engine == "pydeseq2" else sys.executable
+        cmd = [python, "-c", PY_CHILD, engine, counts, samples, str(threads)]
     start = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -107,7 +110,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--engines", default="r_deseq2,pydeseq2,dgeflow")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--pydeseq2-python",
+        default=str(Path(__file__).resolve().parents[1] / ".venv-pydeseq2" / "bin" / "python"),
+        help="interpreter with PyDESeq2 (its own venv: it needs pandas < 3)",
+    )
     args = parser.parse_args(argv)
+    global PYDESEQ2_PYTHON
+    PYDESEQ2_PYTHON = args.pydeseq2_python
     engines = args.engines.split(",")
     if "r_deseq2" in engines and shutil.which("Rscript") is None:
         print("Rscript not found: R DESeq2 skipped")

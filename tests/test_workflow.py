@@ -538,8 +538,8 @@ def test_resource_requests_grow_with_genes_times_samples(tmp_path):
         if found:
             jobs[block.split(":")[0]] = (int(found.group(1)), int(found.group(2)))
     mega = n_genes * len(samples) / 1e6  # 0.6 million counts
-    assert jobs["de_fit_deseq2"] == (int(10 + 4 * mega / 60), int(1000 + 60 * mega))
-    assert jobs["qc_transform"][1] == int(1000 + 60 * mega)
+    assert jobs["de_fit_deseq2"] == (int(10 + 4 * mega / 60), int(1000 + 72 * mega))
+    assert jobs["qc_transform"][1] == int(2000 + 30 * mega)
     assert jobs["validate"][1] == int(1000 + 50 * mega)
     assert jobs["normalize"][1] == int(1000 + 50 * mega)
 

@@ -114,6 +114,23 @@ def mem_mb_for(base_mb, mb_per_mega_count):
     return mem_mb
 
 
+def mem_mb_blocked(base_mb, mb_per_mega_count_in_block, mb_per_mega_count_held):
+    """Memory request of the DESeq2 fit, which works on blocks of at most 40 million counts:
+    its working arrays grow with the study up to one block, then only the counts it holds
+    (int32) and per-gene values grow."""
+
+    def mem_mb(wildcards, attempt):
+        in_block = min(MEGA_COUNTS, FIT_BLOCK_MEGA_COUNTS)
+        need = base_mb + mb_per_mega_count_in_block * in_block
+        return int((need + mb_per_mega_count_held * MEGA_COUNTS) * attempt)
+
+    return mem_mb
+
+
+# dgeflow.deseq2.model.BLOCK_ELEMENTS, in millions
+FIT_BLOCK_MEGA_COUNTS = 40
+
+
 def runtime_for(base_min, s_per_mega_count):
     """Runtime request in minutes: a base plus seconds per million counts (about 3x what one
     core of a 2-core test machine took), doubled on a retry."""

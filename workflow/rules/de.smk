@@ -14,7 +14,7 @@ rule de_fit_deseq2:
         "../../envs/de.yaml"
     threads: 4
     resources:
-        mem_mb=mem_mb_for(1000, 60),
+        mem_mb=mem_mb_blocked(1000, 60, 12),
         runtime=runtime_for(10, 4),
     params:
         design=config["design"],

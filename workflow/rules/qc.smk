@@ -11,7 +11,7 @@ rule qc_transform:
         "../../envs/qc.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb_for(1000, 60),
+        mem_mb=mem_mb_for(2000, 30),
         runtime=runtime_for(10, 3),
     params:
         transform=TRANSFORM,
