@@ -33,7 +33,7 @@ from dgeflow.formula import (
 )
 from dgeflow.io import TableFormatError, read_gene_lengths, read_sample_sheet
 from dgeflow.io.tximport import tximport
-from dgeflow.quantifiers import CountInput, read_count_input
+from dgeflow.quantifiers import CountInput, read_count_input, read_htseq
 
 #: Contrast names become file names (``de/{name}.tsv``): letters, digits, ``_ . -``.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -119,6 +119,27 @@ def _examples(items: Iterable[object], n: int = _N_EXAMPLES) -> str:
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _read_htseq_list(paths: list, sample_ids, result: ValidationResult):
+    """``counts`` given as a list: one HTSeq-count file per sample."""
+    missing = [str(p) for p in paths if not Path(str(p)).is_file()]
+    if missing:
+        result._add(
+            "counts_file",
+            "error",
+            f"{len(missing)} of the {len(paths)} HTSeq-count files in config key 'counts' do "
+            f"not exist: {_examples(missing)} (relative paths are relative to {Path.cwd()}). "
+            "Fix: list one existing file per sample, or give the folder that holds them.",
+        )
+        return None
+    return _read(
+        lambda _: read_htseq([str(p) for p in paths], sample_ids),
+        str(paths[0]),
+        "counts",
+        "give HTSeq-count files (gene<TAB>count, no header), one per sample.",
+        result,
+    )
 
 
 def _read(reader, path, what: str, fix: str, result: ValidationResult, allow_dir: bool = False):
@@ -657,6 +678,9 @@ def check_inputs(
     if quantifications:
         count_input = _read_quantifications(quantifications, sample_ids, result)
         counts_path = str(quantifications.get("files"))
+    elif isinstance(counts_path, list | tuple):
+        count_input = _read_htseq_list(list(counts_path), sample_ids, result)
+        counts_path = f"{len(counts_path)} HTSeq-count files"
     else:
         count_input = _read(
             lambda p: read_count_input(p, counts_format, sample_ids),

@@ -89,3 +89,19 @@ def test_featurecounts_as_a_plain_matrix_gives_one_clear_message():
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError, match="counts_format must be one of"):
         read_count_input(DATA / "featurecounts.txt", "bam")
+
+
+def test_htseq_file_list_in_validation(tmp_path):
+    from dgeflow.validate import check_inputs
+
+    sheet = tmp_path / "samples.yaml"
+    sheet.write_text("S1: {g: a}\nS2: {g: b}\nS3: {g: a}\n")
+    files = [str(DATA / "htseq" / f"{s}.htseq.counts") for s in SAMPLES]
+    result = check_inputs(files, sheet, "~ g")
+    assert result.ok, result.problems
+    assert list(result.counts.columns) == SAMPLES
+    assert result.count_format == "htseq"
+    missing = check_inputs([*files[:2], str(tmp_path / "S3.counts")], sheet, "~ g")
+    assert not missing.ok
+    message = " ".join(missing.problems)
+    assert "1 of the 3 HTSeq-count files" in message and "S3.counts" in message

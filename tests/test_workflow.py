@@ -554,3 +554,21 @@ def test_matrix_format_names_the_large_outputs(tmp_path):
     assert "normalized/cpm.tsv.gz" in proc.stdout and "qc/vst.tsv.gz" in proc.stdout
     # what rules pass each other stays Parquet
     assert "validation/counts.parquet" in proc.stdout
+
+
+def test_counts_as_a_list_of_htseq_files(tmp_path):
+    data = REPO_ROOT / "tests" / "data" / "quantifiers" / "htseq"
+    sheet = tmp_path / "samples.yaml"
+    sheet.write_text("S1: {g: a}\nS2: {g: b}\nS3: {g: a}\n")
+    config = {
+        "counts": [str(data / f"S{i}.htseq.counts") for i in (1, 2, 3)],
+        "samples": str(sheet),
+        "design": "~ g",
+        "contrasts": [{"factor": "g", "level": "b", "reference": "a"}],
+        "outdir": str(tmp_path / "results"),
+    }
+    proc = run_snakemake("-n", "--configfile", str(write_config(tmp_path / "s.yaml", config)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # every listed file is an input of validation, so a changed file reruns the study
+    block = proc.stdout.split("rule validate:")[1].split("\n\n")[0]
+    assert all(f"S{i}.htseq.counts" in block for i in (1, 2, 3))

@@ -21,8 +21,12 @@ LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
 # featureCounts tables carry gene lengths (their Length column)
 QUANTIFICATIONS = config.get("quantifications")
 COUNTS_FORMAT = config["counts_format"]
+# a list of counts files: HTSeq-count files, one per sample
+COUNTS_LIST = isinstance(config.get("counts"), list)
 if QUANTIFICATIONS:
     COUNTS_FORMAT = "tximport"
+elif COUNTS_LIST:
+    COUNTS_FORMAT = "htseq"
 elif COUNTS_FORMAT == "auto" and Path(config["counts"]).exists():
     COUNTS_FORMAT = detect_format(config["counts"])
 # tximport's average transcript lengths, passed to DESeq2 as normalization factors
@@ -93,7 +97,8 @@ def study_size():
         if QUANTIFICATIONS:
             n_genes = read_tx2gene(QUANTIFICATIONS["tx2gene"]).nunique()
         else:
-            n_genes = estimate_n_genes(config["counts"])
+            counts = config["counts"]
+            n_genes = estimate_n_genes(counts[0] if COUNTS_LIST else counts)
     except Exception:  # noqa: BLE001 - the validate rule reports unreadable inputs
         return 0, 0
     return int(n_genes), int(n_samples)
@@ -145,7 +150,9 @@ def input_files():
     """Study inputs that exist; missing ones are left to the validate rule to report
     together with every other problem (a missing input would stop snakemake first)."""
     paths = {"samples": config["samples"]}
-    if not QUANTIFICATIONS:
+    if COUNTS_LIST:
+        paths.update({f"counts_{i}": p for i, p in enumerate(config["counts"])})
+    elif not QUANTIFICATIONS:
         paths["counts"] = config["counts"]
     if config.get("gene_lengths") is not None:
         paths["gene_lengths"] = config["gene_lengths"]
