@@ -16,6 +16,8 @@ from scipy import stats
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
+from dgeflow.threads import chunk_slices
+
 FLAG_COLUMNS = ["sample_id", "flag", "detail"]
 SWAP_COLUMNS = ["sample_id", "flag", "factor", "labelled", "closest", "detail"]
 
@@ -37,13 +39,10 @@ def top_variance_genes(x: pd.DataFrame, n: int = 500) -> pd.Index:
     """
     values = x.to_numpy()
     variance = np.empty(values.shape[0])
-    step = max(1, (1 << 20) // max(1, values.shape[1]))  # blocks of rows: no full temporaries
-    for start in range(0, values.shape[0], step):
-        variance[start : start + step] = np.var(
-            values[start : start + step].astype(float), axis=1, ddof=1
-        )
-    variance = pd.Series(variance, index=x.index)
-    order = np.argsort(-variance.to_numpy(), kind="stable")
+    # blocks of rows: no genes x samples temporaries
+    for rows in chunk_slices(*values.shape, elements=1 << 20):
+        variance[rows] = np.var(values[rows].astype(float), axis=1, ddof=1)
+    order = np.argsort(-variance, kind="stable")
     return x.index[order[: min(n, len(order))]]
 
 

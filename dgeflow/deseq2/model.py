@@ -466,10 +466,6 @@ def load_fit(path: str | Path) -> Any:
     return obj
 
 
-def _as_count_matrix(counts: pd.DataFrame) -> np.ndarray:
-    return _count_values(counts).astype(float, copy=False)
-
-
 def _count_values(counts: pd.DataFrame) -> np.ndarray:
     """The counts as one array, checked; integer counts stay integers (no float copy of a
     large matrix: the fit converts block by block)."""
@@ -758,7 +754,8 @@ def fit(
     flagged = np.zeros(n, dtype=bool)
     new_all_zero = np.zeros(n, dtype=bool)
     n_above = np.empty(n, dtype=np.int32)
-    level_all_zero = {key: np.empty(n, dtype=bool) for key in _level_columns(samples, dm)}
+    level_columns = _level_columns(samples, dm)
+    level_all_zero = {key: np.empty(n, dtype=bool) for key in level_columns}
     y_fit_whole = None
     replaced_counts = []
     replace_min = min_replicates_for_replace if m > p else None
@@ -814,7 +811,7 @@ def fit(
         cooks_argmax[b], replaced[b], flagged[b] = cooks.argmax, rep, cooks.flagged
         new_all_zero[b] = cooks.new_all_zero
         n_above[b] = _n_above(y_fit, cooks.argmax)
-        for key, cols in _level_columns(samples, dm).items():
+        for key, cols in level_columns.items():
             level_all_zero[key][b] = ~(y_fit[:, cols] > 0).any(axis=1)
         replaced_counts.append(y_fit[rep])
         if len(blocks) == 1:
@@ -913,6 +910,10 @@ def _blind_trend(
 VST_MIN_MEAN = 5.0
 
 
+class VstSubsetError(ValueError):
+    """Fewer genes with a mean above 5 than ``vst(nsub=...)`` asks for (DESeq2 stops too)."""
+
+
 def _vst_subset(y: np.ndarray, sf: np.ndarray, nsub: int) -> np.ndarray:
     """The genes DESeq2's ``vst()`` fits its trend on: of those with a mean normalized count
     above 5, ``nsub`` evenly spaced in the order of their means (no randomness)."""
@@ -920,7 +921,7 @@ def _vst_subset(y: np.ndarray, sf: np.ndarray, nsub: int) -> np.ndarray:
     candidates = np.flatnonzero(base_mean > VST_MIN_MEAN)
     n = candidates.size
     if n < nsub:
-        raise ValueError(
+        raise VstSubsetError(
             f"only {n} genes have a mean normalized count above 5, fewer than nsub={nsub}: use "
             "all genes for the trend (nsub=None, DESeq2's varianceStabilizingTransformation)"
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dgeflow.threads import chunk_slices
+
 SIZE_FACTOR_METHODS = ("ratio", "poscounts")
 _ALL_GENES_HAVE_ZEROS = (
     "every gene has a zero count in at least one sample, so median-of-ratios size factors "
@@ -28,9 +30,8 @@ def _geometric_means(counts: np.ndarray, positive_only: bool) -> np.ndarray:
 def _rows_all_positive(counts: np.ndarray) -> np.ndarray:
     """Genes without a zero, in blocks of rows (no genes x samples temporary)."""
     out = np.empty(counts.shape[0], dtype=bool)
-    step = max(1, (1 << 22) // max(1, counts.shape[1]))
-    for start in range(0, counts.shape[0], step):
-        out[start : start + step] = (counts[start : start + step] > 0).all(axis=1)
+    for rows in chunk_slices(*counts.shape, elements=1 << 22):
+        out[rows] = (counts[rows] > 0).all(axis=1)
     return out
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import CubicSpline
 
+from dgeflow.threads import chunk_slices
+
 
 def vst_from_trend(counts: pd.DataFrame, size_factors: np.ndarray, trend) -> pd.DataFrame:
     """Apply the VST implied by ``trend`` to normalized counts (log2-like scale).
@@ -22,9 +24,7 @@ def vst_from_trend(counts: pd.DataFrame, size_factors: np.ndarray, trend) -> pd.
     values = counts.to_numpy()
     out = np.empty(values.shape)
     # closed forms, a block of genes at a time: no genes x samples temporaries
-    step = max(1, (1 << 20) // max(1, values.shape[1]))
-    for start in range(0, values.shape[0], step):
-        rows = slice(start, start + step)
+    for rows in chunk_slices(*values.shape, elements=1 << 20):
         q = values[rows] / (sf[rows] if sf.ndim == 2 else sf)
         out[rows] = _closed_form(q, trend)
     return pd.DataFrame(out, index=counts.index, columns=counts.columns, copy=False)

@@ -184,12 +184,12 @@ def quantification_files():
     return files
 
 
+VALIDATED_MATRICES = ("counts", "tx_lengths")
+
+
 def validated(name):
     suffix = ".parquet" if name in VALIDATED_MATRICES else ".tsv"
     return out(f"validation/{name}{suffix}")
-
-
-VALIDATED_MATRICES = ("counts", "tx_lengths")
 
 
 def normalized(method):
