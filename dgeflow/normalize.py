@@ -8,12 +8,14 @@ because each sample is trimmed against the reference on its own set of genes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from dgeflow.deseq2.size_factors import size_factors
+from dgeflow.threads import chunk_slices
 
 NORMALIZATION_METHODS = ("cpm", "tpm", "rpkm", "fpkm", "median_of_ratios", "tmm")
 LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
@@ -56,19 +58,27 @@ METHOD_NOTES: dict[str, str] = {
 
 
 def _as_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """Return ``counts`` as a float DataFrame after checking it is finite and non-negative."""
+    """Return ``counts`` after checking it is finite and non-negative, in its own dtype when
+    that is numeric (integer counts are not copied to floats: at 60,000 x 10,000 that copy alone
+    is 4.8 GB)."""
     if not isinstance(counts, pd.DataFrame):
         raise TypeError(
             f"counts must be a pandas DataFrame (genes x samples), got {type(counts).__name__}"
         )
-    values = counts.to_numpy(dtype=float)
-    if not np.isfinite(values).all():
-        n_bad = int((~np.isfinite(values)).sum())
-        raise ValueError(f"counts contain {n_bad} missing or infinite values")
-    if (values < 0).any():
-        n_bad = int((values < 0).sum())
-        raise ValueError(f"counts contain {n_bad} negative values")
-    return pd.DataFrame(values, index=counts.index, columns=counts.columns)
+    values = counts.to_numpy()
+    if values.dtype.kind not in "iuf":
+        values = counts.to_numpy(dtype=float)
+    n_missing = n_negative = 0
+    for rows in chunk_slices(*values.shape, elements=1 << 22):
+        block = values[rows]
+        if block.dtype.kind == "f":
+            n_missing += int((~np.isfinite(block)).sum())
+        n_negative += int((block < 0).sum())
+    if n_missing:
+        raise ValueError(f"counts contain {n_missing} missing or infinite values")
+    if n_negative:
+        raise ValueError(f"counts contain {n_negative} negative values")
+    return pd.DataFrame(values, index=counts.index, columns=counts.columns, copy=False)
 
 
 def _check_positive_totals(totals: np.ndarray, samples: pd.Index, what: str) -> None:
@@ -120,6 +130,149 @@ def _aligned_lengths(
     return aligned
 
 
+# --- scalings: what every method is ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """A normalization as one divisor per gene and one per sample:
+    ``counts / gene_divisor / sample_divisor * multiplier``.
+
+    Every method here is of this form, so once the per-sample divisors are known (from the
+    whole matrix) the values of any block of genes come from that block alone
+    (:func:`normalized_blocks`).
+    """
+
+    sample_divisor: np.ndarray
+    gene_divisor: np.ndarray | None = None
+    multiplier: float = 1.0
+
+    def apply(self, counts: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """Normalized values of ``counts``, the genes ``rows`` of the matrix scaled."""
+        values = counts.astype(float)  # a copy, also of float input
+        if self.gene_divisor is not None:
+            values /= self.gene_divisor[rows, None]
+        values /= self.sample_divisor
+        if self.multiplier != 1.0:
+            values *= self.multiplier
+        return values
+
+
+def _library_sizes(counts: pd.DataFrame, lib_sizes: pd.Series | np.ndarray | None) -> np.ndarray:
+    if lib_sizes is None:
+        # integer sums are exact; summed in blocks, float input matches a whole-matrix sum
+        totals = np.zeros(counts.shape[1])
+        values = counts.to_numpy()
+        for rows in chunk_slices(*values.shape, elements=1 << 22):
+            totals += values[rows].sum(axis=0, dtype=float if values.dtype.kind == "f" else None)
+        return totals
+    if isinstance(lib_sizes, pd.Series):
+        return lib_sizes.reindex(counts.columns).to_numpy(dtype=float)
+    totals = np.asarray(lib_sizes, dtype=float)
+    if totals.shape != (counts.shape[1],):
+        raise ValueError(
+            f"lib_sizes has shape {totals.shape}; expected one value per sample "
+            f"({counts.shape[1]})"
+        )
+    return totals
+
+
+def scaling(
+    counts: pd.DataFrame,
+    method: str,
+    lengths: pd.Series | pd.DataFrame | Mapping | None = None,
+) -> Scaling:
+    """The per-gene and per-sample divisors of a normalization method of ``counts``.
+
+    Parameters
+    ----------
+    counts
+        Raw counts, genes x samples (integer counts are used as they are, not copied).
+    method
+        One of :data:`NORMALIZATION_METHODS`.
+    lengths
+        Gene lengths in bp (Series by gene id); required for :data:`LENGTH_METHODS`.
+
+    Returns
+    -------
+    Scaling
+        Its :meth:`Scaling.apply` gives the normalized values.
+    """
+    if method not in NORMALIZATION_METHODS:
+        raise ValueError(
+            f"unknown normalization method {method!r}; choose one of "
+            f"{', '.join(NORMALIZATION_METHODS)}"
+        )
+    if method in LENGTH_METHODS and lengths is None:
+        raise ValueError(
+            f"normalization method {method!r} needs gene lengths (bp); provide a "
+            "gene_lengths table or drop this method"
+        )
+    counts = _as_counts(counts)
+    if method == "cpm":
+        return _cpm_scaling(counts)
+    if method == "tpm":
+        return _tpm_scaling(counts, lengths)
+    if method in ("rpkm", "fpkm"):
+        return _rpkm_scaling(counts, lengths)
+    if method == "median_of_ratios":
+        return Scaling(size_factors(counts.to_numpy()))
+    return _tmm_scaling(counts)
+
+
+def _cpm_scaling(counts: pd.DataFrame, lib_sizes=None) -> Scaling:
+    totals = _library_sizes(counts, lib_sizes)
+    _check_positive_totals(totals, counts.columns, "the library size")
+    return Scaling(totals, multiplier=1e6)
+
+
+def _tpm_scaling(counts: pd.DataFrame, lengths) -> Scaling:
+    length_bp = _aligned_lengths(counts, lengths)
+    values = counts.to_numpy()
+    rate_totals = np.zeros(counts.shape[1])
+    for rows in chunk_slices(*values.shape, elements=1 << 22):
+        rate_totals += (values[rows] / length_bp[rows, None]).sum(axis=0)
+    _check_positive_totals(rate_totals, counts.columns, "the total count")
+    return Scaling(rate_totals, gene_divisor=length_bp, multiplier=1e6)
+
+
+def _rpkm_scaling(counts: pd.DataFrame, lengths) -> Scaling:
+    length_kb = _aligned_lengths(counts, lengths) / 1e3
+    return replace(_cpm_scaling(counts), gene_divisor=length_kb)
+
+
+def _tmm_scaling(counts: pd.DataFrame, **tmm_options: object) -> Scaling:
+    lib_sizes = _library_sizes(counts, None)
+    factors = tmm_factors(counts, lib_sizes, **tmm_options).to_numpy()
+    return _cpm_scaling(counts, lib_sizes * factors)
+
+
+def _scaled(counts: pd.DataFrame, scale: Scaling) -> pd.DataFrame:
+    return pd.DataFrame(scale.apply(counts.to_numpy()), index=counts.index, columns=counts.columns)
+
+
+def normalized_blocks(
+    counts: pd.DataFrame,
+    method: str,
+    lengths: pd.Series | pd.DataFrame | Mapping | None = None,
+    block_elements: int = 1 << 24,
+) -> Iterator[pd.DataFrame]:
+    """:func:`normalize`, a block of genes at a time: what the workflow writes, holding the
+    counts and one block of values (not a float copy of the whole matrix).
+
+    Yields
+    ------
+    pandas.DataFrame
+        Consecutive blocks of rows of ``normalize(counts, method, lengths)``.
+    """
+    scale = scaling(counts, method, lengths)
+    values = counts.to_numpy()
+    for rows in chunk_slices(*values.shape, elements=block_elements):
+        yield pd.DataFrame(
+            scale.apply(values[rows], rows), index=counts.index[rows], columns=counts.columns
+        )
+
+
 # --- depth and length normalizations ----------------------------------------------------------
 
 
@@ -141,19 +294,7 @@ def cpm(counts: pd.DataFrame, lib_sizes: pd.Series | np.ndarray | None = None) -
         ``counts / lib_size * 1e6``, same labels as ``counts``.
     """
     counts = _as_counts(counts)
-    if lib_sizes is None:
-        totals = counts.to_numpy().sum(axis=0)
-    elif isinstance(lib_sizes, pd.Series):
-        totals = lib_sizes.reindex(counts.columns).to_numpy(dtype=float)
-    else:
-        totals = np.asarray(lib_sizes, dtype=float)
-        if totals.shape != (counts.shape[1],):
-            raise ValueError(
-                f"lib_sizes has shape {totals.shape}; expected one value per sample "
-                f"({counts.shape[1]})"
-            )
-    _check_positive_totals(totals, counts.columns, "the library size")
-    return counts / totals * 1e6
+    return _scaled(counts, _cpm_scaling(counts, lib_sizes))
 
 
 def tpm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> pd.DataFrame:
@@ -175,11 +316,7 @@ def tpm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> pd
         TPM values; each column sums to 1e6.
     """
     counts = _as_counts(counts)
-    length_bp = _aligned_lengths(counts, lengths)
-    rate = counts.to_numpy() / length_bp[:, None]
-    rate_totals = rate.sum(axis=0)
-    _check_positive_totals(rate_totals, counts.columns, "the total count")
-    return pd.DataFrame(rate / rate_totals * 1e6, index=counts.index, columns=counts.columns)
+    return _scaled(counts, _tpm_scaling(counts, lengths))
 
 
 def rpkm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> pd.DataFrame:
@@ -202,8 +339,7 @@ def rpkm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> p
         between samples.
     """
     counts = _as_counts(counts)
-    length_bp = _aligned_lengths(counts, lengths)
-    return cpm(counts) / (length_bp[:, None] / 1e3)
+    return _scaled(counts, _rpkm_scaling(counts, lengths))
 
 
 def fpkm(counts: pd.DataFrame, lengths: pd.Series | pd.DataFrame | Mapping) -> pd.DataFrame:
@@ -247,8 +383,7 @@ def median_of_ratios(counts: pd.DataFrame, size_factor_method: str = "ratio") ->
         ``counts(dds, normalized=TRUE)`` equivalent.
     """
     counts = _as_counts(counts)
-    factors = size_factors(counts.to_numpy(), method=size_factor_method)
-    return counts / factors
+    return _scaled(counts, Scaling(size_factors(counts.to_numpy(), method=size_factor_method)))
 
 
 def _tmm_factors_against(
@@ -374,12 +509,7 @@ def tmm_factors(
     counts = _as_counts(counts)
     x = counts.to_numpy()
     n_samples = x.shape[1]
-    if lib_sizes is None:
-        libs = x.sum(axis=0)
-    elif isinstance(lib_sizes, pd.Series):
-        libs = lib_sizes.reindex(counts.columns).to_numpy(dtype=float)
-    else:
-        libs = np.asarray(lib_sizes, dtype=float)
+    libs = _library_sizes(counts, lib_sizes)
     _check_positive_totals(libs, counts.columns, "the library size")
     x = x[(x > 0).any(axis=1)]
     if x.shape[0] == 0 or n_samples == 1:
@@ -429,12 +559,7 @@ def tmm(counts: pd.DataFrame, **tmm_options: object) -> pd.DataFrame:
         ``counts / (lib_size * norm_factor) * 1e6``.
     """
     counts = _as_counts(counts)
-    lib_sizes = counts.sum(axis=0)
-    factors = tmm_factors(counts, lib_sizes, **tmm_options)
-    return cpm(counts, lib_sizes * factors)
-
-
-# --- dispatch and summaries -------------------------------------------------------------------
+    return _scaled(counts, _tmm_scaling(counts, **tmm_options))
 
 
 def normalize(
@@ -458,23 +583,12 @@ def normalize(
     pandas.DataFrame
         Normalized values, same labels as ``counts``.
     """
-    if method not in NORMALIZATION_METHODS:
-        raise ValueError(
-            f"unknown normalization method {method!r}; choose one of "
-            f"{', '.join(NORMALIZATION_METHODS)}"
-        )
-    if method in LENGTH_METHODS:
-        if lengths is None:
-            raise ValueError(
-                f"normalization method {method!r} needs gene lengths (bp); provide a "
-                "gene_lengths table or drop this method"
-            )
-        return {"tpm": tpm, "rpkm": rpkm, "fpkm": fpkm}[method](counts, lengths)
-    return {"cpm": cpm, "median_of_ratios": median_of_ratios, "tmm": tmm}[method](counts)
+    counts = _as_counts(counts)
+    return _scaled(counts, scaling(counts, method, lengths))
 
 
 def sample_totals(
-    normalized: Mapping[str, pd.DataFrame], significant_digits: int | None = None
+    normalized: Mapping[str, pd.DataFrame | pd.Series], significant_digits: int | None = None
 ) -> pd.DataFrame:
     """Column sums of each normalized matrix.
 
@@ -484,7 +598,8 @@ def sample_totals(
     Parameters
     ----------
     normalized
-        Method name -> normalized DataFrame (genes x samples).
+        Method name -> normalized DataFrame (genes x samples), or its column sums already
+        taken (a Series by sample, e.g. from :func:`dgeflow.io.matrix.matrix_column_sums`).
     significant_digits
         Round the totals to this many significant digits: for matrices stored in single
         precision (7 digits), whose sums carry rounding noise in the last digits.
@@ -496,7 +611,10 @@ def sample_totals(
     """
     # summed in double precision whatever the stored precision of the matrices
     totals = pd.DataFrame(
-        {method: frame.astype(float).sum(axis=0) for method, frame in normalized.items()}
+        {
+            method: values if isinstance(values, pd.Series) else values.astype(float).sum(axis=0)
+            for method, values in normalized.items()
+        }
     )
     totals.index.name = "sample_id"
     if significant_digits is not None:

@@ -3,16 +3,17 @@
 import logging
 
 from dgeflow.io import log_to_file, read_table
-from dgeflow.io.matrix import read_matrix, write_matrix
-from dgeflow.normalize import normalize
+from dgeflow.io.matrix import MatrixWriter, read_matrix
+from dgeflow.normalize import normalized_blocks
 
 log_to_file(snakemake.log[0])
 
 method = snakemake.params.method
-# validated counts are int32; these methods compute in 64-bit
-counts = read_matrix(snakemake.input.counts).astype("int64")
+# int32 counts, normalized in 64-bit a block of genes at a time and written as they come
+counts = read_matrix(snakemake.input.counts)
 lengths_path = snakemake.input.get("gene_lengths")  # only for tpm, rpkm and fpkm
 lengths = read_table(lengths_path)["length"] if lengths_path else None
-normalized = normalize(counts, method, lengths=lengths)
-write_matrix(normalized, snakemake.output[0], single_precision=True)
-logging.info("%s: %d genes x %d samples", method, *normalized.shape)
+with MatrixWriter(snakemake.output[0], counts.columns, single_precision=True) as writer:
+    for block in normalized_blocks(counts, method, lengths=lengths):
+        writer.write(block)
+logging.info("%s: %d genes x %d samples", method, *counts.shape)

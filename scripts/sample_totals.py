@@ -5,15 +5,16 @@ import logging
 import pandas as pd
 
 from dgeflow.io import log_to_file, write_table
-from dgeflow.io.matrix import read_matrix
+from dgeflow.io.matrix import matrix_column_sums
 from dgeflow.normalize import METHOD_NOTES, sample_totals
 
 log_to_file(snakemake.log[0])
 
 methods = list(snakemake.params.methods)
-tables = {method: read_matrix(path) for method, path in zip(methods, snakemake.input, strict=True)}
+# summed a block of genes at a time: never a whole matrix in memory
+totals = {m: matrix_column_sums(p) for m, p in zip(methods, snakemake.input, strict=True)}
 # the matrices hold 32-bit floats (7 digits): totals to 6 digits, so TPM's read 1e6 exactly
-write_table(sample_totals(tables, significant_digits=6), snakemake.output.totals, "sample_id")
+write_table(sample_totals(totals, significant_digits=6), snakemake.output.totals, "sample_id")
 
 rows = [(m, "done", METHOD_NOTES.get(m, "")) for m in methods]
 rows += [

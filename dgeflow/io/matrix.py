@@ -41,6 +41,97 @@ def _is_parquet(path: Path) -> bool:
     return path.suffix.lower() == ".parquet"
 
 
+class MatrixWriter:
+    """Write a matrix a block of rows at a time, as Parquet or TSV (see :func:`write_matrix`),
+    so that a job never holds more than one block of its output.
+
+    Use as a context manager; every block must have the same columns, in the same order.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        columns: pd.Index | list[str],
+        index_label: str = "gene_id",
+        single_precision: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.columns = [str(c) for c in columns]
+        self.index_label = index_label
+        self.single_precision = single_precision
+        self._parquet = None
+        self._text = None
+        self._rows_per_group = max(1024, ROW_GROUP_ELEMENTS // max(1, len(self.columns)))
+
+    def __enter__(self) -> MatrixWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def write(self, block: pd.DataFrame) -> None:
+        """Append ``block`` (rows x the writer's columns)."""
+        if [str(c) for c in block.columns] != self.columns:
+            raise ValueError(f"{self.path}: a block's columns differ from the first block's")
+        if _is_parquet(self.path):
+            self._write_parquet(block)
+        else:
+            self._write_text(block)
+
+    def _write_text(self, block: pd.DataFrame) -> None:
+        header = self._text is None
+        if header:
+            import gzip
+
+            opener = gzip.open if self.path.suffix.lower() == ".gz" else open
+            self._text = opener(self.path, "wt", newline="")
+        block.to_csv(
+            self._text,
+            sep="\t",
+            header=header,
+            index_label=self.index_label,
+            float_format="%.7g" if self.single_precision else None,
+        )
+
+    def _write_parquet(self, block: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        floats = [c for c in block.columns if pd.api.types.is_float_dtype(block[c].dtype)]
+        ids = pa.array(block.index.astype(str).to_numpy(dtype=object), type=pa.string())
+        columns = [ids]
+        for c in block.columns:
+            values = block[c].to_numpy()
+            if self.single_precision and c in floats:
+                values = values.astype(np.float32)
+            columns.append(pa.array(values))
+        table = pa.Table.from_arrays(columns, names=[self.index_label, *self.columns])
+        if self._parquet is None:
+            float_names = [str(c) for c in floats]
+            names = table.column_names
+            # floats: distinct values overflow Parquet's dictionary pages (its fallback was
+            # larger than raw float64); their bytes split into streams and zstd compress them
+            # instead (TPM at 60,000 x 1,000: 214 MB as float32, 526 MB with the defaults)
+            self._parquet = pq.ParquetWriter(
+                self.path,
+                table.schema,
+                compression={n: ("zstd" if n in float_names else _COMPRESSION) for n in names},
+                use_dictionary=[n for n in names if n not in float_names],
+                use_byte_stream_split=float_names or False,
+            )
+        self._parquet.write_table(table, row_group_size=self._rows_per_group)
+
+    def close(self) -> None:
+        """Finish the file; a writer that was given no block writes the header alone."""
+        if self._parquet is None and self._text is None:
+            self.write(pd.DataFrame(columns=self.columns, dtype=float))
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._text is not None:
+            self._text.close()
+        self._parquet = self._text = None
+
+
 def write_matrix(
     frame: pd.DataFrame,
     path: str | Path,
@@ -52,44 +143,12 @@ def write_matrix(
     ``single_precision`` stores floating-point values as 32-bit floats (7 significant digits;
     in a TSV, printed with 7 significant digits): what the workflow does for the normalized and
     transformed matrices, which people read and plot, halving their size. Integers are kept.
+    Row groups of about 16 million values (:data:`ROW_GROUP_ELEMENTS`).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
-    if not _is_parquet(path):
-        frame.to_csv(
-            path,
-            sep="\t",
-            index_label=index_label,
-            float_format="%.7g" if single_precision else None,
-        )
-        return
-    dtype = np.float32 if single_precision else None
-    ids = pa.array(frame.index.astype(str).to_numpy(dtype=object), type=pa.string())
-    columns = [ids]
-    for c in frame.columns:
-        values = frame[c].to_numpy()
-        if dtype is not None and c in floats:
-            values = values.astype(dtype)
-        columns.append(pa.array(values))
-    names = [index_label] + [str(c) for c in frame.columns]
-    table = pa.Table.from_arrays(columns, names=names)
-    rows = max(1024, ROW_GROUP_ELEMENTS // max(1, frame.shape[1]))
-    float_names = [str(c) for c in floats]
-    # floats: distinct values overflow Parquet's dictionary pages (its fallback was larger
-    # than raw float64); splitting their bytes into streams and zstd compress them instead
-    # (TPM at 60,000 x 1,000: 214 MB as float32, 526 MB with the defaults)
-    compression = {n: ("zstd" if n in float_names else _COMPRESSION) for n in names}
-    pq.write_table(
-        table,
-        path,
-        compression=compression,
-        row_group_size=rows,
-        use_dictionary=[n for n in names if n not in float_names],
-        use_byte_stream_split=float_names or False,
-    )
+    with MatrixWriter(path, frame.columns, index_label, single_precision) as writer:
+        rows = max(1, ROW_GROUP_ELEMENTS // max(1, frame.shape[1]))
+        for start in range(0, max(1, len(frame)), rows):
+            writer.write(frame.iloc[start : start + rows])
 
 
 def read_matrix(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -129,6 +188,20 @@ def iter_matrix_rows(path: str | Path) -> Iterator[pd.DataFrame]:
     file = pq.ParquetFile(Path(path))
     for group in range(file.num_row_groups):
         yield _to_frame(file.read_row_group(group))
+
+
+def matrix_column_sums(path: str | Path) -> pd.Series:
+    """Column sums of a matrix file in double precision, read a block of rows at a time."""
+    path = Path(path)
+    if _is_parquet(path):
+        blocks = iter_matrix_rows(path)
+    else:
+        blocks = pd.read_csv(path, sep="\t", index_col=0, dtype={0: str}, chunksize=4096)
+    total = None
+    for block in blocks:
+        sums = block.astype(float).sum(axis=0)
+        total = sums if total is None else total + sums
+    return total if total is not None else pd.Series(dtype=float)
 
 
 def matrix_shape(path: str | Path) -> tuple[int, int]:
