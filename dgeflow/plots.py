@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from scipy.cluster import hierarchy  # noqa: E402
 
 from dgeflow.qc import correlation_linkage  # noqa: E402
 
@@ -224,6 +225,8 @@ def scree(variance_ratio: pd.Series, max_pcs: int = 10) -> Figure:
 
 
 MAX_LABELLED_SAMPLES = 80
+# beyond this many samples the heatmap is one image in clustering order, without dendrograms
+MAX_CLUSTERMAP_SAMPLES = 1000
 
 
 def correlation_heatmap(
@@ -267,8 +270,10 @@ def correlation_heatmap(
         legend_handles.append(Patch(color="none", label=str(factor)))
         legend_handles.extend(Patch(color=c, label=f"  {level}") for level, c in colours.items())
     n = len(corr)
-    size = min(max(6.0, 0.35 * n + 3.0), 16.0)
     linkage = correlation_linkage(corr) if n >= 3 else None
+    if n > MAX_CLUSTERMAP_SAMPLES:
+        return _ordered_correlation_image(corr, linkage, annotation, legend_handles)
+    size = min(max(6.0, 0.35 * n + 3.0), 16.0)
     grid = sns.clustermap(
         corr,
         row_linkage=linkage,
@@ -303,6 +308,48 @@ def correlation_heatmap(
         )
     grid.figure.suptitle("Sample-sample correlation (clustered)", y=1.01, fontsize=11)
     return grid.figure
+
+
+def _ordered_correlation_image(
+    corr: pd.DataFrame, linkage: np.ndarray, annotation: pd.DataFrame, legend_handles: list
+) -> Figure:
+    """The correlation matrix in clustering order as one image, factor bars above it, without
+    dendrograms: at thousands of samples a clustermap draws millions of cells and tree lines
+    (minutes, gigabytes) for a picture the screen resamples anyway."""
+    order = hierarchy.leaves_list(linkage)
+    values = corr.to_numpy()[np.ix_(order, order)]
+    n_bars = annotation.shape[1]
+    fig = plt.figure(figsize=(11, 10))
+    grid = fig.add_gridspec(
+        2, 2, height_ratios=[max(n_bars, 1) * 0.25, 9], width_ratios=[30, 1], hspace=0.02
+    )
+    heat = fig.add_subplot(grid[1, 0])
+    image = heat.imshow(values, cmap="mako", aspect="auto", interpolation="antialiased")
+    heat.set_xticks([])
+    heat.set_yticks([])
+    heat.set_xlabel(f"{len(corr):,} samples, in average-linkage clustering order")
+    fig.colorbar(image, cax=fig.add_subplot(grid[1, 1]), label="Pearson r")
+    bars = fig.add_subplot(grid[0, 0], sharex=heat)
+    if n_bars:
+        colours = np.array(
+            [
+                [matplotlib.colors.to_rgba(c) for c in annotation.iloc[order, k]]
+                for k in range(n_bars)
+            ]
+        )
+        bars.imshow(colours, aspect="auto", interpolation="nearest")
+        bars.set_yticks(range(n_bars), [str(c) for c in annotation.columns], fontsize=7)
+    bars.tick_params(labelbottom=False, bottom=False)
+    if legend_handles:
+        fig.legend(
+            handles=legend_handles,
+            loc="upper left",
+            bbox_to_anchor=(0.92, 0.9),
+            fontsize=7,
+            frameon=False,
+        )
+    fig.suptitle("Sample-sample correlation (clustered)", y=0.93, fontsize=11)
+    return fig
 
 
 def _significant(res: pd.DataFrame, alpha: float, padj_column: str = "padj") -> np.ndarray:

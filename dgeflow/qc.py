@@ -184,8 +184,13 @@ def best_factor_per_pc(assoc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["pc", "factor", "r2", "pvalue"])
 
 
-def sample_correlation(x: pd.DataFrame, ordered: bool = False) -> pd.DataFrame:
-    """Pearson correlation between samples over all genes.
+def sample_correlation(
+    x: pd.DataFrame, ordered: bool = False, block_elements: int = 1 << 24
+) -> pd.DataFrame:
+    """Pearson correlation between samples over all genes with finite values.
+
+    Computed from centred cross-products accumulated over blocks of genes, so at 10,000 samples
+    it holds the samples x samples result and one block, not a centred float64 copy of the data.
 
     Parameters
     ----------
@@ -193,20 +198,70 @@ def sample_correlation(x: pd.DataFrame, ordered: bool = False) -> pd.DataFrame:
         Log-scale expression, genes x samples.
     ordered
         Reorder rows and columns by :func:`cluster_order`.
+    block_elements
+        Values per block of genes.
 
     Returns
     -------
     pandas.DataFrame
         Samples x samples correlation matrix.
     """
-    values = x.to_numpy(dtype=float)
-    finite_rows = np.isfinite(values).all(axis=1)
-    corr = pd.DataFrame(np.corrcoef(values[finite_rows].T), index=x.columns, columns=x.columns)
+    values = x.to_numpy()
+    n_samples = values.shape[1]
+    blocks = list(chunk_slices(*values.shape, elements=block_elements))
+    finite = np.zeros(values.shape[0], dtype=bool)
+    sums = np.zeros(n_samples)
+    for rows in blocks:
+        block = values[rows].astype(float, copy=False)
+        finite[rows] = np.isfinite(block).all(axis=1)
+        sums += block[finite[rows]].sum(axis=0)
+    means = sums / max(1, int(finite.sum()))
+    cross = np.zeros((n_samples, n_samples))
+    for rows in blocks:
+        centred = values[rows][finite[rows]].astype(float) - means
+        cross += centred.T @ centred
+    scale = np.sqrt(np.diag(cross))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.clip(cross / scale[:, None] / scale[None, :], -1.0, 1.0)
+    corr = pd.DataFrame(r, index=x.columns, columns=x.columns)
     corr.index.name = "sample_id"
     if ordered:
         order = cluster_order(corr)
         corr = corr.loc[order, order]
     return corr
+
+
+def correlation_summary(corr: pd.DataFrame) -> pd.DataFrame:
+    """Per sample: the median and the minimum correlation to the other samples, and the
+    sample it correlates best with (what a reader scans for outliers and swaps).
+
+    Parameters
+    ----------
+    corr
+        Samples x samples correlation (:func:`sample_correlation`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``sample_id``, ``median r to others``, ``min r``, ``closest sample``,
+        ``r to closest``, in the order of ``corr``.
+    """
+    values = corr.to_numpy(dtype=float).copy()
+    np.fill_diagonal(values, np.nan)
+    if len(corr) < 2:
+        return pd.DataFrame(
+            columns=["sample_id", "median r to others", "min r", "closest sample", "r to closest"]
+        )
+    closest = np.nanargmax(values, axis=1)
+    return pd.DataFrame(
+        {
+            "sample_id": corr.index.astype(str),
+            "median r to others": np.nanmedian(values, axis=1),
+            "min r": np.nanmin(values, axis=1),
+            "closest sample": corr.columns.astype(str)[closest],
+            "r to closest": values[np.arange(len(values)), closest],
+        }
+    )
 
 
 def correlation_linkage(corr: pd.DataFrame) -> np.ndarray:

@@ -353,19 +353,8 @@ def _sample_qc(outdir: Path) -> dict:
         wide = wide[[pc for pc in assoc["pc"].drop_duplicates()]]
         assoc_table = frame_table(wide.rename_axis("factor / R²"), index=True)
     flags = _read_tsv(qc_dir / "sample_flags.tsv")
-    correlation = _read_tsv(qc_dir / "sample_correlation.tsv", index_col=0)
-    correlation_summary = None
-    if correlation is not None and len(correlation) > 1:
-        values = correlation.to_numpy(dtype=float).copy()
-        np.fill_diagonal(values, np.nan)
-        summary = pd.DataFrame(
-            {
-                "sample_id": correlation.index.astype(str),
-                "median r to others": np.nanmedian(values, axis=1),
-                "min r": np.nanmin(values, axis=1),
-            }
-        )
-        correlation_summary = frame_table(summary)
+    summary = _read_tsv(qc_dir / "sample_correlation_summary.tsv")
+    correlation_summary = frame_table(summary) if summary is not None and len(summary) else None
     return {
         "pca_png": _image(qc_dir / "plots" / "pca.png"),
         "scree_png": _image(qc_dir / "plots" / "scree.png"),

@@ -172,8 +172,13 @@ def _read(reader, path, what: str, fix: str, result: ValidationResult, allow_dir
     return value
 
 
-def _cells(mask: np.ndarray, genes: pd.Index, samples: pd.Index) -> tuple[int, str]:
-    rows, cols = np.nonzero(mask)
+def _cells(
+    cells: tuple[np.ndarray, np.ndarray], genes: pd.Index, samples: pd.Index
+) -> tuple[int, str]:
+    """How many cells, and the first few as gene/sample in file order (row by row)."""
+    rows, cols = cells
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
     shown = [
         f"{genes[r]}/{samples[c]}"
         for r, c in zip(rows[:_N_EXAMPLES], cols[:_N_EXAMPLES], strict=True)
@@ -183,8 +188,70 @@ def _cells(mask: np.ndarray, genes: pd.Index, samples: pd.Index) -> tuple[int, s
     return n, text
 
 
+def _count_problems(raw: pd.DataFrame) -> dict:
+    """Cells that are not counts, by kind (``non_numeric``, ``missing``, ``negative``,
+    ``fractional``: (rows, columns) arrays), and ``text_columns``, the positions of columns
+    holding no number at all; kinds without a cell are absent.
+
+    Checked a column at a time: a column pandas read as integers can only hold negatives, and
+    no genes x samples float copy is made (at 60,000 x 10,000 each is 4.8 GB).
+    """
+    found: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def add(kind: str, mask: np.ndarray, col: int) -> None:
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            found.setdefault(kind, []).append((rows, np.full(rows.size, col)))
+
+    text_columns = []
+    for col in range(raw.shape[1]):
+        column = raw.iloc[:, col]
+        if pd.api.types.is_integer_dtype(column.dtype) and not isinstance(
+            column.dtype, pd.api.extensions.ExtensionDtype
+        ):
+            add("negative", column.to_numpy() < 0, col)
+            continue
+        missing = column.isna().to_numpy()
+        if pd.api.types.is_bool_dtype(column.dtype):
+            values = np.full(len(column), np.nan)  # True/False are not counts
+        else:
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        non_numeric = (np.isnan(values) & ~missing) | np.isinf(values)
+        if non_numeric.all():
+            text_columns.append(col)
+        add("non_numeric", non_numeric, col)
+        add("missing", missing, col)
+        finite = np.isfinite(values)
+        with np.errstate(invalid="ignore"):
+            add("negative", finite & (values < 0), col)
+            add("fractional", finite & (values != np.round(values)), col)
+    problems: dict = {
+        kind: (np.concatenate([r for r, _ in parts]), np.concatenate([c for _, c in parts]))
+        for kind, parts in found.items()
+    }
+    problems["text_columns"] = text_columns
+    return problems
+
+
+def _as_count_matrix(raw: pd.DataFrame) -> pd.DataFrame:
+    """Checked counts as one integer block: int32 when every count fits (half the memory of
+    int64 in every job that reads them), else int64; filled a column at a time."""
+    columns = [
+        raw.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(raw.iloc[:, j].dtype)
+        else pd.to_numeric(raw.iloc[:, j])  # numbers pandas kept as text
+        for j in range(raw.shape[1])
+    ]
+    largest = max((float(c.max()) for c in columns), default=0.0)
+    values = np.empty(raw.shape, dtype=np.int32 if largest < np.iinfo(np.int32).max else np.int64)
+    for j, column in enumerate(columns):
+        values[:, j] = column.to_numpy()
+    return pd.DataFrame(values, index=raw.index, columns=raw.columns, copy=False)
+
+
 def _check_counts(raw: pd.DataFrame, path: str, result: ValidationResult) -> pd.DataFrame | None:
-    """Check the count matrix; return it as int64 when every value is a valid count."""
+    """Check the count matrix; return it as integers (int32 when they fit) when every value is
+    a valid count."""
     where = f"counts file {str(path)!r}"
     usable = True
     if raw.shape[1] == 0:
@@ -226,66 +293,49 @@ def _check_counts(raw: pd.DataFrame, path: str, result: ValidationResult) -> pd.
             f"{where} has duplicated sample column(s): {_examples(dup_samples)}. "
             "Fix: give every column a unique sample id (or merge technical replicates).",
         )
-    text_cols = [c for c in raw.columns if not pd.api.types.is_numeric_dtype(raw[c])]
-    numeric = raw.copy()
-    for col_pos, col in enumerate(raw.columns):
-        if col in text_cols:
-            numeric.isetitem(col_pos, pd.to_numeric(raw.iloc[:, col_pos], errors="coerce"))
-    values = numeric.to_numpy(dtype=float, na_value=np.nan)
-    missing = raw.isna().to_numpy()
-    non_numeric = (np.isnan(values) & ~missing) | np.isinf(values)
     genes, samples = raw.index, raw.columns
-    if non_numeric.any():
+    problems = _count_problems(raw)
+    kinds = {
+        "non_numeric": "non-numeric value(s)",
+        "missing": "missing value(s)",
+        "negative": "negative value(s)",
+        "fractional": "non-integer value(s)",
+    }
+    for kind in kinds:
+        if kind not in problems:
+            continue
         usable = False
-        n, cells = _cells(non_numeric, genes, samples)
-        bad_cols = [samples[j] for j in np.nonzero(non_numeric.all(axis=0))[0]]
-        hint = (
-            f" Column(s) {_examples(bad_cols)} hold no numbers at all: if these are annotation "
-            "columns (e.g. featureCounts' Chr/Start/End/Strand/Length), remove them."
-            if bad_cols
-            else ""
-        )
+        n, cells = _cells(problems[kind], genes, samples)
+        if kind == "non_numeric":
+            bad_cols = problems["text_columns"]
+            hint = (
+                f" Column(s) {_examples(samples[bad_cols])} hold no numbers at all: if these "
+                "are annotation columns (e.g. featureCounts' Chr/Start/End/Strand/Length), "
+                "remove them."
+                if bad_cols
+                else ""
+            )
+            detail = f"{hint} Fix: counts must be whole numbers >= 0."
+        elif kind == "missing":
+            detail = " Fix: fill in the count (0 if the gene had no reads) or remove the gene."
+        elif kind == "negative":
+            detail = (
+                " Fix: use raw read counts, not log-transformed, centred or batch-corrected "
+                "values."
+            )
+        else:
+            detail = (
+                " Fix: use raw integer read counts, not normalized values (CPM/TPM/FPKM); for "
+                "transcript estimates (salmon/kallisto) round the summed gene counts."
+            )
         result._add(
             "count_values",
             "error",
-            f"{where} has {n} non-numeric value(s) (gene/sample: {cells}).{hint} "
-            "Fix: counts must be whole numbers >= 0.",
-        )
-    if missing.any():
-        usable = False
-        n, cells = _cells(missing, genes, samples)
-        result._add(
-            "count_values",
-            "error",
-            f"{where} has {n} missing value(s) (gene/sample: {cells}). Fix: fill in the "
-            "count (0 if the gene had no reads) or remove the gene.",
-        )
-    finite = np.isfinite(values)
-    with np.errstate(invalid="ignore"):
-        negative = finite & (values < 0)
-        fractional = finite & (values != np.round(values))
-    if negative.any():
-        usable = False
-        n, cells = _cells(negative, genes, samples)
-        result._add(
-            "count_values",
-            "error",
-            f"{where} has {n} negative value(s) (gene/sample: {cells}). Fix: use raw read "
-            "counts, not log-transformed, centred or batch-corrected values.",
-        )
-    if fractional.any():
-        usable = False
-        n, cells = _cells(fractional, genes, samples)
-        result._add(
-            "count_values",
-            "error",
-            f"{where} has {n} non-integer value(s) (gene/sample: {cells}). Fix: use raw "
-            "integer read counts, not normalized values (CPM/TPM/FPKM); for transcript "
-            "estimates (salmon/kallisto) round the summed gene counts.",
+            f"{where} has {n} {kinds[kind]} (gene/sample: {cells}).{detail}",
         )
     if not usable:
         return None
-    counts = pd.DataFrame(values.astype(np.int64), index=genes, columns=samples)
+    counts = _as_count_matrix(raw)
     counts.index.name = "gene_id"
     result._add(
         "count_values", "ok", f"{counts.shape[0]} genes x {counts.shape[1]} samples, integers >= 0"
@@ -776,7 +826,8 @@ def check_inputs(
             )
 
     if used is not None and counts is not None:
-        counts = counts.loc[:, used]
+        if list(counts.columns) != list(used):  # a copy only when the sheet drops or reorders
+            counts = counts.loc[:, used]
         zero = counts.columns[counts.sum(axis=0).to_numpy() == 0]
         if len(zero):
             result._add(

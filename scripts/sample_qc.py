@@ -6,7 +6,7 @@ import pandas as pd
 
 from dgeflow import plots, qc
 from dgeflow.io import log_to_file, read_table, write_table
-from dgeflow.io.matrix import read_matrix
+from dgeflow.io.matrix import read_matrix, write_matrix
 
 log_to_file(snakemake.log[0])
 
@@ -32,7 +32,10 @@ flags = qc.sample_flags(
 write_table(scores.join(samples), out.pca_scores, "sample_id")
 variance_ratio.rename_axis("pc").reset_index().to_csv(out.pca_variance, sep="\t", index=False)
 association.to_csv(out.pc_factor_association, sep="\t", index=False)
-write_table(correlation, out.sample_correlation, "sample_id")
+# samples x samples: 100 million values at 10,000 samples, so in the matrix format (Parquet by
+# default); the per-sample summary is what the report shows
+write_matrix(correlation, out.sample_correlation, "sample_id", single_precision=True)
+qc.correlation_summary(correlation).to_csv(out.sample_correlation_summary, sep="\t", index=False)
 pd.DataFrame(flags).to_csv(out.sample_flags, sep="\t", index=False)
 
 plots.save_figure(

@@ -3,7 +3,6 @@
 import logging
 import sys
 
-import numpy as np
 import pandas as pd
 
 from dgeflow.io import log_to_file, write_table
@@ -36,11 +35,7 @@ if not result.ok:
     print(f"\n{message}\n", file=sys.__stderr__)
     sys.exit(1)
 
-counts = result.counts
-if counts.to_numpy().max(initial=0) < np.iinfo(np.int32).max:
-    # half the memory of int64 in every job that reads them
-    counts = counts.astype(np.int32)
-write_matrix(counts, snakemake.output.counts)
+write_matrix(result.counts, snakemake.output.counts)  # int32 where the counts fit
 write_table(result.samples, snakemake.output.samples, "sample_id")
 if result.lengths is not None:
     write_table(result.lengths, snakemake.output.gene_lengths, "gene_id")

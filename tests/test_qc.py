@@ -233,3 +233,46 @@ def test_bundled_example_flags_exactly_the_swapped_pair() -> None:
     assert set(flags["flag"]) == {"possible_swap"}
     swaps = qc.flag_possible_swaps(scores, samples, factors)
     assert set(swaps["factor"]) == {"strain"}
+
+
+def test_blockwise_sample_correlation_equals_corrcoef_over_finite_genes() -> None:
+    samples = _design()
+    x = _expression(samples)
+    x.iloc[7, 3] = np.nan  # a gene with a missing value is left out, as in corrcoef of the rest
+    x.iloc[40, 0] = -np.inf
+    kept = x.drop(index=x.index[[7, 40]])
+    expected = np.corrcoef(kept.to_numpy().T)
+    for block_elements in (16 * 3, 1 << 24):  # three genes a block, and all at once
+        corr = qc.sample_correlation(x, block_elements=block_elements)
+        np.testing.assert_allclose(corr.to_numpy(), expected, rtol=0, atol=1e-12)
+
+
+def test_correlation_summary_names_each_samples_closest_and_worst() -> None:
+    ids = ["a", "b", "c"]
+    corr = pd.DataFrame([[1.0, 0.9, 0.5], [0.9, 1.0, 0.7], [0.5, 0.7, 1.0]], index=ids, columns=ids)
+    summary = qc.correlation_summary(corr).set_index("sample_id")
+    assert summary["closest sample"].tolist() == ["b", "a", "b"]
+    np.testing.assert_allclose(summary["min r"], [0.5, 0.7, 0.5])
+    np.testing.assert_allclose(summary["median r to others"], [0.7, 0.8, 0.6])
+    np.testing.assert_allclose(summary["r to closest"], [0.9, 0.9, 0.7])
+
+
+def test_correlation_heatmap_of_thousands_of_samples_is_one_ordered_image(tmp_path) -> None:
+    from dgeflow import plots
+
+    n = plots.MAX_CLUSTERMAP_SAMPLES + 200
+    rng = np.random.default_rng(3)
+    groups = np.repeat(["a", "b"], n // 2)
+    x = pd.DataFrame(
+        rng.normal(size=(100, n)) + np.where(groups == "a", -1.0, 1.0) * rng.normal(size=(100, 1)),
+        columns=[f"s{i}" for i in range(n)],
+    )
+    sheet = pd.DataFrame({"group": groups}, index=x.columns)
+    figure = plots.correlation_heatmap(qc.sample_correlation(x, ordered=True), sheet, ["group"])
+    images = [im for ax in figure.axes for im in ax.get_images()]
+    assert [im.get_array().shape for im in images] == [(n, n), (1, n, 4)]
+    # the clustering order puts each group in one run of the factor bar
+    bar = images[1].get_array()[0]
+    assert (np.abs(np.diff(bar, axis=0)).sum(axis=1) > 0).sum() == 1
+    plots.save_figure(figure, tmp_path / "heatmap.png")
+    assert (tmp_path / "heatmap.png").stat().st_size > 10_000

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from dgeflow import report  # noqa: E402
+from dgeflow import qc, report  # noqa: E402
 from dgeflow.io.matrix import write_matrix
 
 EVIL_SAMPLE = "<script>alert(1)</script>"
@@ -110,9 +110,8 @@ def _fake_tree(outdir: Path, with_lengths: bool = False) -> None:
             }
         ),
     )
-    corr = pd.DataFrame(np.full((4, 4), 0.95) + np.eye(4) * 0.05, columns=SAMPLES)
-    corr.insert(0, "sample_id", SAMPLES)
-    _tsv(outdir / "qc" / "sample_correlation.tsv", corr)
+    corr = pd.DataFrame(np.full((4, 4), 0.95) + np.eye(4) * 0.05, index=SAMPLES, columns=SAMPLES)
+    _tsv(outdir / "qc" / "sample_correlation_summary.tsv", qc.correlation_summary(corr))
     _tsv(
         outdir / "qc" / "sample_flags.tsv",
         pd.DataFrame(

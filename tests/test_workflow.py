@@ -70,11 +70,12 @@ def contract_outputs(
             "pca_scores",
             "pca_variance",
             "pc_factor_association",
-            "sample_correlation",
+            "sample_correlation_summary",
             "sample_flags",
             "gene_filter",
         )
     ]
+    files += ["qc/sample_correlation.parquet"]
     files += [f"qc/plots/{p}.png" for p in ("pca", "scree", "correlation_heatmap")]
     if "deseq2" in de_methods:
         files += [

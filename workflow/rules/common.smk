@@ -293,7 +293,7 @@ QC_TABLES = [
     "pca_scores",
     "pca_variance",
     "pc_factor_association",
-    "sample_correlation",
+    "sample_correlation_summary",
     "sample_flags",
 ]
 QC_PLOTS = ["pca", "scree", "correlation_heatmap"]
@@ -307,6 +307,7 @@ def all_outputs():
         out("normalized/methods.tsv"),
         transformed(),
         *expand(out("qc/{table}.tsv"), table=QC_TABLES),
+        out(f"qc/sample_correlation{MATRIX}"),
         *expand(out("qc/plots/{plot}.png"), plot=QC_PLOTS),
         *([out("qc/gene_filter.tsv")] if "deseq2" in DE_METHODS else []),
         *de_fit_outputs(),
