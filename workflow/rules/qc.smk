@@ -28,8 +28,8 @@ rule sample_qc:
         samples=validated("samples"),
     output:
         **{table: out(f"qc/{table}.tsv") for table in QC_TABLES},
-        sample_correlation=out(f"qc/sample_correlation{MATRIX}"),
         **{f"{plot}_png": out(f"qc/plots/{plot}.png") for plot in QC_PLOTS},
+        sample_correlation=out(f"qc/sample_correlation{MATRIX}"),
     log:
         log_path("sample_qc"),
     benchmark:
