@@ -11,7 +11,7 @@ rule normalize:
         "../../envs/normalize.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_for(1000, 50),
+        mem_mb=mem_mb_for(1000, 8),
         runtime=runtime_for(5, 1),
     params:
         method="{method}",

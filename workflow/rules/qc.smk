@@ -11,7 +11,7 @@ rule qc_transform:
         "../../envs/qc.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb_for(2000, 30),
+        mem_mb=mem_mb_for(2000, 16),
         runtime=runtime_for(10, 3),
     params:
         transform=TRANSFORM,
@@ -38,7 +38,7 @@ rule sample_qc:
         "../../envs/qc.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_for(1000, 50),
+        mem_mb=mem_mb_for(1000, 10),
         runtime=runtime_for(10, 1.5),
     params:
         qc=config["qc"],

@@ -11,7 +11,7 @@ rule validate:
         "../../envs/validate.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_for(1000, 50),
+        mem_mb=mem_mb_for(1000, 22),
         runtime=runtime_for(5, 1),
     params:
         counts=config.get("counts"),
