@@ -9,7 +9,11 @@ Every string that comes from user files is escaped by jinja2's autoescape.
 from __future__ import annotations
 
 import base64
+import functools
+import gzip
+import hashlib
 import importlib.metadata
+import importlib.resources
 import math
 import platform
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ import yaml
 
 from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
 from dgeflow.io.matrix import matrix_shape
+from dgeflow.methods_text import methods_paragraph
 from dgeflow.validate import contrast_name
 
 TEMPLATE_NAME = "report.html.j2"
@@ -38,6 +43,8 @@ VERSION_PACKAGES = (
     "jinja2",
     "pyyaml",
     "snakemake",
+    "plotly",
+    "itables",
 )
 
 # Used only when dgeflow.normalize is not importable; keep in step with its METHOD_NOTES.
@@ -243,6 +250,7 @@ def _overview(outdir: Path, config: dict) -> dict:
         for c in config.get("contrasts") or []
     ]
     methods = _nested(config, "de", "methods", default=["deseq2"])
+    config_yaml = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
     return {
         "design": str(config.get("design", "")),
         "contrasts": contrasts,
@@ -250,7 +258,8 @@ def _overview(outdir: Path, config: dict) -> dict:
         "first_method": str(methods[0]) if methods else "deseq2",
         "n_genes": format_number(n_genes) if n_genes is not None else "unknown",
         "n_samples": format_number(n_samples) if n_samples is not None else "unknown",
-        "config_yaml": yaml.safe_dump(config, sort_keys=False, default_flow_style=False),
+        "config_yaml": config_yaml,
+        "config_sha256": hashlib.sha256(config_yaml.encode("utf-8")).hexdigest(),
     }
 
 
@@ -470,6 +479,59 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
     }
 
 
+@functools.cache
+def _packed_file(package: str, resource: str) -> tuple[str, int]:
+    """A file shipped inside an installed package, gzip-compressed as base64 text (for the page
+    to unpack offline), and its own size in bytes."""
+    data = importlib.resources.files(package).joinpath(resource).read_bytes()
+    packed = base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
+    return packed, len(data)
+
+
+def _megabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.2f} MB"
+
+
+def _explore(outdir: Path, config: dict) -> dict | None:
+    """The interactive part: libraries and data, each packed (see :mod:`dgeflow.explore`)."""
+    from dgeflow.explore import explore_document, pack
+
+    document = explore_document(outdir, config)
+    if document is None or not document["results"]:
+        return None
+    script = importlib.resources.files("dgeflow").joinpath("templates/explore.js").read_text()
+    if "</script" in script.lower():
+        raise ValueError("explore.js must not contain a closing script tag")
+    plotly_js, _ = _packed_file("plotly", "package_data/plotly.min.js")
+    tables_js, _ = _packed_file("itables", "html/dt_bundle.js")
+    tables_css, _ = _packed_file("itables", "html/dt_bundle.css")
+    data = pack(document)
+    genes = document["genes"]
+    best = document["results"][0]
+    order = sorted(
+        range(len(genes)), key=lambda i: (best["padj"][i] is None, best["padj"][i] or 0.0)
+    )
+    return {
+        "plotly": plotly_js,
+        "datatables": tables_js,
+        "datatables_css": tables_css,
+        "data": data,
+        "script": script,
+        "example_gene": genes[order[min(len(order) - 1, 100)]] if genes else "",
+        "sizes": [
+            {
+                "name": f"plotly.js {importlib.metadata.version('plotly')}",
+                "size": _megabytes(len(plotly_js)),
+            },
+            {
+                "name": "DataTables (itables " + importlib.metadata.version("itables") + ")",
+                "size": _megabytes(len(tables_js) + len(tables_css)),
+            },
+            {"name": "this run's data", "size": _megabytes(len(data))},
+        ],
+    }
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("dgeflow", "templates"),
@@ -507,5 +569,7 @@ def build_report(outdir: str | Path, config: dict) -> str:
         "de": _differential_expression(outdir, config),
         "versions": _versions(),
         "methods_notes": METHODS_NOTES,
+        "explore": _explore(outdir, config),
+        "methods_paragraph": methods_paragraph(outdir, config),
     }
     return _environment().get_template(TEMPLATE_NAME).render(**context)

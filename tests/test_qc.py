@@ -249,7 +249,9 @@ def test_blockwise_sample_correlation_equals_corrcoef_over_finite_genes() -> Non
 
 def test_correlation_summary_names_each_samples_closest_and_worst() -> None:
     ids = ["a", "b", "c"]
-    corr = pd.DataFrame([[1.0, 0.9, 0.5], [0.9, 1.0, 0.7], [0.5, 0.7, 1.0]], index=ids, columns=ids)
+    corr = pd.DataFrame(
+        [[1.0, 0.9, 0.5], [0.9, 1.0, 0.7], [0.5, 0.7, 1.0]], index=ids, columns=ids
+    )
     summary = qc.correlation_summary(corr).set_index("sample_id")
     assert summary["closest sample"].tolist() == ["b", "a", "b"]
     np.testing.assert_allclose(summary["min r"], [0.5, 0.7, 0.5])
