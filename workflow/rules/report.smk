@@ -8,6 +8,10 @@ rule report:
     conda:
         "../../envs/report.yaml"
     threads: 1
+    resources:
+        # the count plot's per-group summaries hold the log counts and one level's copy
+        mem_mb=mem_mb_for(1000, 12),
+        runtime=runtime_for(5, 0.5),
     params:
         outdir=lambda wildcards, output: os.path.dirname(output[0]),
         config=config,
