@@ -30,6 +30,7 @@ import pandas as pd
 
 from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
 from dgeflow.io.matrix import iter_matrix_rows, read_matrix
+from dgeflow.threads import chunk_slices
 from dgeflow.validate import contrast_name
 
 # genes x samples embedded as per-sample values (1.5 million: about 2 MB compressed)
@@ -279,12 +280,12 @@ def _level_summaries(
     """Per gene and level: min, lower quartile, median, upper quartile, max (x COUNT_SCALE)."""
     levels_of = sheet.reindex(samples)[factor].astype(str).to_numpy()
     levels = sorted(set(levels_of))
-    quantiles = []
-    for level in levels:
-        part = values[:, levels_of == level].astype(float)
-        q = np.quantile(part, [0.0, 0.25, 0.5, 0.75, 1.0], axis=1).T
-        quantiles.append(np.rint(q).astype(int))
-    stacked = np.stack(quantiles, axis=1)  # genes x levels x 5
+    stacked = np.empty((len(values), len(levels), 5), dtype=np.int32)
+    for rows in chunk_slices(*values.shape, elements=1 << 22):  # no whole-matrix float copy
+        for k, level in enumerate(levels):
+            part = values[rows][:, levels_of == level].astype(float)
+            q = np.quantile(part, [0.0, 0.25, 0.5, 0.75, 1.0], axis=1).T
+            stacked[rows, k] = np.rint(q).astype(np.int32)
     return {
         "levels": levels,
         "n": [int((levels_of == level).sum()) for level in levels],
