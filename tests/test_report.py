@@ -186,9 +186,10 @@ def test_report_is_self_contained(html: str) -> None:
         "",
     ]
     assert "<link" not in html.lower()
-    # All six plots are embedded and decode to PNG.
+    # The four static plots are embedded and decode to PNG (MA and volcano are interactive in
+    # the Explore section instead)
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 6
+    assert len(images) == 4
     assert all(base64.b64decode(image)[:8] == b"\x89PNG\r\n\x1a\n" for image in images)
 
 

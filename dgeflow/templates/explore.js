@@ -181,7 +181,7 @@ function scatterPlot(target, r, layer, xs, ys, xTitle, yTitle, title) {
     });
   }
   const layout = {
-    title: { text: title, font: { size: 14 } },
+    title: { text: title, font: { size: 14 }, x: 0.01, xanchor: "left" },
     xaxis: { title: { text: xTitle }, range: layer.x_range, zeroline: false },
     yaxis: { title: { text: yTitle }, range: layer.y_range },
     images, height: 420, margin: { l: 60, r: 20, t: 40, b: 50 }, hovermode: "closest",
@@ -233,7 +233,7 @@ function drawPHistogram(r) {
   dg.plotly.newPlot(document.getElementById("phist-plot"), [{
     x: mids, y: h.counts, type: "bar", marker: { color: "#4a6fa5" }, hovertemplate: "p %{x:.3f}: %{y} genes<extra></extra>",
   }], {
-    title: { text: `p-value histogram (${r.columns[2]})`, font: { size: 14 } }, bargap: 0.02, height: 320,
+    title: { text: `p-value histogram (${r.columns[2]})`, font: { size: 14 }, x: 0.01, xanchor: "left" }, bargap: 0.02, height: 320,
     xaxis: { title: { text: "p-value" }, range: [0, 1] }, yaxis: { title: { text: "genes" } },
     margin: { l: 60, r: 20, t: 40, b: 50 },
   }, { responsive: true, displaylogo: false });
@@ -297,7 +297,7 @@ function showGene(i) {
       groups[level].y.push(Math.pow(2, c.per_sample[row][k] / c.scale));
       groups[level].text.push(esc(s));
     });
-    for (const level of Object.keys(groups).sort()) {
+    for (const level of levelOrder(Object.keys(groups), r)) {
       traces.push({
         y: groups[level].y, text: groups[level].text, name: esc(level), type: "box", boxpoints: "all",
         jitter: 0.4, pointpos: 0, hovertemplate: "%{text}: %{y:.1f}<extra></extra>",
@@ -307,7 +307,8 @@ function showGene(i) {
   } else {
     const s = c.summaries[factor];
     const q = s.q[i];
-    s.levels.forEach((level, k) => {
+    levelOrder(s.levels, r).forEach((level) => {
+      const k = s.levels.indexOf(level);
       const v = q.slice(5 * k, 5 * k + 5).map((x) => Math.pow(2, x / c.scale));
       traces.push({
         type: "box", name: esc(`${level} (n=${s.n[k]})`), x: [esc(`${level} (n=${s.n[k]})`)],
@@ -322,6 +323,12 @@ function showGene(i) {
     margin: { l: 60, r: 20, t: 10, b: 50 },
   }, { responsive: true, displaylogo: false });
   target.scrollIntoView({ block: "nearest" });
+}
+
+// the contrast's reference first, then its level, then any other levels
+function levelOrder(levels, r) {
+  const rank = (v) => (v === r.reference ? 0 : v === r.level ? 1 : 2);
+  return [...levels].sort((a, b) => rank(a) - rank(b) || String(a).localeCompare(String(b)));
 }
 
 function lookUpGene(query) {
@@ -442,7 +449,7 @@ function drawPca() {
     grid: { rows: 1, columns: panels.length, pattern: "independent" }, height: 420,
     xaxis: { title: { text: "PC1" + pct(p.raw_variance, 0) } }, yaxis: { title: { text: "PC2" + pct(p.raw_variance, 1) } },
     margin: { l: 60, r: 20, t: 50, b: 50 }, legend: { title: { text: esc(colourBy) } },
-    annotations: [{ text: "blind VST, as measured", xref: "x domain", yref: "y domain", x: 0.5, y: 1.1, showarrow: false }],
+    annotations: [{ text: "as measured (blind transformation)", xref: "x domain", yref: "y domain", x: 0.5, y: 1.1, showarrow: false }],
   };
   if (corrected) {
     layout.xaxis2 = { title: { text: "PC1" + pct(corrected.variance, 0) } };
@@ -463,15 +470,38 @@ function drawOverlap() {
     target.replaceChildren(el("p", { class: "note" }, "One result only: no overlap to show."));
     return;
   }
-  const shown = o.intersections.slice(0, 20);
-  const labels = shown.map((s) => esc(o.sets.filter((_, k) => s.members[k]).join(" ∩ ") + (s.members.every(Boolean) ? "" : " only")));
-  dg.plotly.newPlot(target, [{
-    x: shown.map((s) => s.n), y: labels, type: "bar", orientation: "h", marker: { color: "#4a6fa5" },
-    hovertemplate: "%{y}: %{x} genes<extra></extra>",
-  }], {
-    title: { text: "Significant genes shared between results (UpSet intersections: genes in exactly these sets)", font: { size: 13 } },
-    yaxis: { autorange: "reversed", automargin: true }, xaxis: { title: { text: "genes" } },
-    height: 120 + 26 * shown.length, margin: { l: 20, r: 20, t: 40, b: 50 },
+  // UpSet: bars of the genes significant in exactly each combination, the combination drawn
+  // as filled dots under its bar
+  const shown = o.intersections.slice(0, 25);
+  const xs = shown.map((_, k) => k);
+  const sets = o.sets.map((name, k) => `${esc(name)} (${o.sizes[k].toLocaleString("en-US")})`);
+  const traces = [{
+    x: xs, y: shown.map((s) => s.n), type: "bar", marker: { color: "#334e68" }, xaxis: "x", yaxis: "y",
+    text: shown.map((s) => String(s.n)), textposition: "outside", hoverinfo: "skip", showlegend: false,
+  }];
+  const dotX = [], dotY = [], dotColour = [];
+  shown.forEach((s, k) => s.members.forEach((m, j) => {
+    dotX.push(k); dotY.push(j); dotColour.push(m ? "#334e68" : "#d9e2ec");
+  }));
+  traces.push({
+    x: dotX, y: dotY, type: "scatter", mode: "markers", marker: { size: 11, color: dotColour },
+    xaxis: "x", yaxis: "y2", hoverinfo: "skip", showlegend: false,
+  });
+  shown.forEach((s, k) => {
+    const members = s.members.map((m, j) => (m ? j : -1)).filter((j) => j >= 0);
+    if (members.length > 1) {
+      traces.push({
+        x: members.map(() => k), y: [Math.min(...members), Math.max(...members)], type: "scatter",
+        mode: "lines", line: { color: "#334e68", width: 3 }, xaxis: "x", yaxis: "y2", hoverinfo: "skip", showlegend: false,
+      });
+    }
+  });
+  dg.plotly.newPlot(target, traces, {
+    title: { text: "Significant genes shared between results (UpSet: genes significant in exactly the dotted results)", font: { size: 13 }, x: 0.01, xanchor: "left" },
+    xaxis: { showticklabels: false, range: [-0.6, shown.length - 0.4], zeroline: false },
+    yaxis: { domain: [0.42, 1], title: { text: "genes" } },
+    yaxis2: { domain: [0, 0.38], tickvals: o.sets.map((_, j) => j), ticktext: sets, autorange: "reversed", automargin: true, zeroline: false, showgrid: false },
+    height: 320 + 24 * o.sets.length, margin: { l: 20, r: 20, t: 40, b: 20 }, bargap: 0.3,
   }, { responsive: true, displaylogo: false });
 }
 
