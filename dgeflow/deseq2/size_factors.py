@@ -35,6 +35,24 @@ def _rows_all_positive(counts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _median_log_ratios(counts: np.ndarray, genes: np.ndarray) -> np.ndarray:
+    """Per sample, the median over ``genes`` of log(count) - the gene's mean log count.
+
+    Row means first, then medians over blocks of samples: each value is computed exactly as on
+    the whole matrix, without its float64 copy (4.6 GB at 57,000 genes x 10,000 samples).
+    """
+    n_samples = counts.shape[1]
+    row_means = np.empty(genes.size)
+    for rows in chunk_slices(genes.size, n_samples, elements=1 << 22):
+        row_means[rows] = np.log(counts[genes[rows]].astype(float)).mean(axis=1)
+    medians = np.empty(n_samples)
+    for cols in chunk_slices(n_samples, genes.size, elements=1 << 24):
+        block = np.log(counts[genes, cols].astype(float))
+        block -= row_means[:, None]
+        medians[cols] = np.median(block, axis=0)
+    return medians
+
+
 def size_factors(
     counts: np.ndarray,
     method: str = "ratio",
@@ -73,9 +91,7 @@ def size_factors(
         usable = _rows_all_positive(ref_counts)
         if not usable.any():
             raise ValueError(_ALL_GENES_HAVE_ZEROS)
-        log_ratios = np.log(ref_counts[usable].astype(float))
-        log_ratios -= log_ratios.mean(axis=1, keepdims=True)
-        return np.exp(np.median(log_ratios, axis=0))
+        return np.exp(_median_log_ratios(ref_counts, np.flatnonzero(usable)))
     ref_counts = ref_counts.astype(float, copy=False)
     log_geo = _geometric_means(ref_counts, positive_only=True)
     usable = np.isfinite(log_geo)
