@@ -81,6 +81,13 @@ def _as_counts(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=counts.index, columns=counts.columns, copy=False)
 
 
+def _rows_any_positive(values: np.ndarray) -> np.ndarray:
+    out = np.empty(values.shape[0], dtype=bool)
+    for rows in chunk_slices(*values.shape, elements=1 << 22):
+        out[rows] = (values[rows] > 0).any(axis=1)
+    return out
+
+
 def _check_positive_totals(totals: np.ndarray, samples: pd.Index, what: str) -> None:
     bad = samples[~(totals > 0)]
     if len(bad):
@@ -511,14 +518,19 @@ def tmm_factors(
     n_samples = x.shape[1]
     libs = _library_sizes(counts, lib_sizes)
     _check_positive_totals(libs, counts.columns, "the library size")
-    x = x[(x > 0).any(axis=1)]
-    if x.shape[0] == 0 or n_samples == 1:
+    # genes with a read anywhere, indexed per block of samples below: no copy of the matrix
+    rows = np.flatnonzero(_rows_any_positive(x))
+    if rows.size == 0 or n_samples == 1:
         return pd.Series(np.ones(n_samples), index=counts.columns, name="norm_factor")
+    blocks = list(chunk_slices(n_samples, rows.size, elements=_TMM_BLOCK * 60_000))
 
     if ref_column is None:
-        upper_quartile = np.quantile(x, 0.75, axis=0) / libs  # R's quantile type 7
+        upper_quartile = np.empty(n_samples)
+        for cols in blocks:  # R's quantile type 7
+            upper_quartile[cols] = np.quantile(x[rows, cols], 0.75, axis=0) / libs[cols]
         if np.median(upper_quartile) < 1e-20:
-            ref = int(np.argmax(np.sqrt(x).sum(axis=0)))
+            root_sums = np.concatenate([np.sqrt(x[rows, cols]).sum(axis=0) for cols in blocks])
+            ref = int(np.argmax(root_sums))
         else:
             ref = int(np.argmin(np.abs(upper_quartile - upper_quartile.mean())))
     elif isinstance(ref_column, str | np.str_):
@@ -526,12 +538,13 @@ def tmm_factors(
     else:
         ref = int(ref_column)
 
+    reference = x[rows, ref]
     factors = np.empty(n_samples)
     for start in range(0, n_samples, _TMM_BLOCK):
         cols = slice(start, min(start + _TMM_BLOCK, n_samples))
         factors[cols] = _tmm_factors_against(
-            x[:, cols],
-            x[:, ref],
+            x[rows, cols],
+            reference,
             libs[cols],
             libs[ref],
             logratio_trim,
