@@ -351,7 +351,7 @@ def pca_data(outdir: Path) -> dict | None:
         for factor, part in corrected.groupby("kept_factor", sort=False):
             part = part.set_index("sample_id").reindex(scores.index)
             entry = {
-                "removed": str(part["removed"].dropna().iloc[0]) if "removed" in part else "",
+                "removed": next((str(v) for v in part.get("removed", pd.Series()).dropna()), ""),
                 **{pc: rounded(part[pc]) for pc in pcs if pc in part},
             }
             if corrected_variance is not None:

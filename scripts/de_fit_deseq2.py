@@ -60,5 +60,7 @@ else:
     sample_factors = pd.Series(geo, name="size_factor")
 write_table(sample_factors, snakemake.output.size_factors, "sample_id")
 write_table(model.gene_table, snakemake.output.gene_fit, "gene_id")
+# log10 Cook's distances per sample, summarized during the fit (DESeq2's cooks boxplot)
+write_table(model.cooks_by_sample(), snakemake.output.cooks_by_sample, "sample_id")
 plots.save_figure(plots.dispersion_plot(model.gene_table), snakemake.output.dispersion_png)
 logging.info("fitted %s; coefficients: %s", snakemake.params.design, model.result_names)

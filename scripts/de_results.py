@@ -1,10 +1,14 @@
-"""Rule de_results: test one contrast with one method on its saved fit; table, MA and volcano."""
+"""Rules de_results and de_results_deseq2: test one contrast with one method on its saved fit;
+table, MA and volcano (DESeq2: also the independent-filtering curve)."""
 
 import logging
+
+import pandas as pd
 
 import dgeflow
 from dgeflow import plots
 from dgeflow.agreement import RESULT_COLUMNS
+from dgeflow.deseq2.filtering import FILTER_CURVE_COLUMNS, filter_curve
 from dgeflow.io import log_to_file, read_table, write_table
 
 log_to_file(snakemake.log[0])
@@ -29,6 +33,11 @@ if method == "deseq2":
         shrink=de["shrink"],
     )
     ma = plots.ma_plot(table, alpha=de["alpha"])
+    # DESeq2's rejections per mean-count cut; header only without independent filtering
+    curve = filter_curve(table)
+    if curve is None:
+        curve = pd.DataFrame(columns=list(FILTER_CURVE_COLUMNS))
+    write_table(curve.set_index("theta"), snakemake.output.filter_curve, "theta")
 else:
     if method == "edger_ql":
         table = model.results(contrast=triple)

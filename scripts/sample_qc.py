@@ -1,10 +1,12 @@
-"""Rule sample_qc: PCA, factor-PC association, sample correlation, flags and their plots."""
+"""Rule sample_qc: PCA (raw, and per contrast factor after removing the design's other terms),
+factor-PC association, sample correlation, flags and their plots."""
 
 import logging
 
 import pandas as pd
 
 from dgeflow import plots, qc
+from dgeflow.contrasts import reference_levels
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.io.matrix import read_matrix, write_matrix
 
@@ -18,6 +20,18 @@ factors = options["factors"] if options["factors"] is not None else list(samples
 
 scores, variance_ratio = qc.pca(vst, n_components=options["n_pcs"], ntop=options["n_top_genes"])
 association = qc.factor_pc_association(scores, samples, factors)
+# batch-aware PCA: per contrast factor, the same PCA after limma's removeBatchEffect of the
+# design's other terms
+contrasts = snakemake.params.contrasts
+corrected, corrected_variance = qc.corrected_pca_tables(
+    vst,
+    samples,
+    snakemake.params.design,
+    [str(c["factor"]) for c in contrasts],
+    reference_levels=reference_levels(contrasts),
+    n_components=options["n_pcs"],
+    ntop=options["n_top_genes"],
+)
 correlation = qc.sample_correlation(vst, ordered=True)
 flags = qc.sample_flags(
     correlation,
@@ -32,6 +46,8 @@ flags = qc.sample_flags(
 write_table(scores.join(samples), out.pca_scores, "sample_id")
 variance_ratio.rename_axis("pc").reset_index().to_csv(out.pca_variance, sep="\t", index=False)
 association.to_csv(out.pc_factor_association, sep="\t", index=False)
+corrected.to_csv(out.pca_corrected, sep="\t", index=False)
+corrected_variance.to_csv(out.pca_corrected_variance, sep="\t", index=False)
 # samples x samples: 100 million values at 10,000 samples, so in the matrix format (Parquet by
 # default); the per-sample summary is what the report shows
 write_matrix(correlation, out.sample_correlation, "sample_id", single_precision=True)

@@ -360,3 +360,132 @@ def test_fit_in_blocks_with_per_gene_normalization_factors():
     a, b = whole.results(contrast), blocks.results(contrast)
     assert (a.isna() == b.isna()).all().all()
     np.testing.assert_allclose(b["pvalue"], a["pvalue"], rtol=1e-9)
+
+
+def _study_with_an_outlier(n_genes: int = 400, seed: int = 4):
+    """8 + 8 samples (DESeq2 replaces outliers in cells of 7+) and one wild count."""
+    from dgeflow.simulate import simulate_nb
+
+    counts, samples, _ = simulate_nb(n_genes, 16, n_batches=1, seed=seed)
+    counts.iloc[7, 3] = 60 * int(counts.iloc[7].max() + 1)
+    return counts, samples
+
+
+def _exact_log10_cooks(fit) -> np.ndarray:
+    """Every Cook's distance of a fit without outlier replacement, recomputed from its
+    dispersions (genes with reads x samples, log10)."""
+    from dgeflow.deseq2 import cooks as cooks_mod
+    from dgeflow.deseq2.glm import fit_nb_glm
+
+    disp = fit.dispersions
+    has_reads = disp.notna().to_numpy()
+    y = fit.counts.to_numpy(dtype=float)[has_reads]
+    x = fit.design.matrix
+    nf = np.broadcast_to(fit.size_factors.to_numpy(), y.shape)
+    glm = fit_nb_glm(y, x, nf, disp.to_numpy()[has_reads])
+    cooks = cooks_mod.cooks_distance(y, y / nf, glm.mu, glm.hat_diagonals, x)
+    # the recomputation is the fit's: its per-gene maximum is DESeq2's maxCooks
+    np.testing.assert_allclose(
+        cooks.max(axis=1), fit.gene_table["maxCooks"].to_numpy()[has_reads], rtol=1e-10
+    )
+    with np.errstate(divide="ignore"):
+        return np.log10(cooks)
+
+
+def test_cooks_by_sample_is_within_a_bin_of_the_exact_quartiles():
+    from dgeflow.deseq2.cooks import CooksHistogram
+    from dgeflow.simulate import simulate_nb
+
+    counts, samples, _ = simulate_nb(600, 12, seed=8)
+    fit = dgeflow.fit(counts, samples, "~ batch + condition", min_replicates_for_replace=None)
+    table = fit.cooks_by_sample()
+    assert list(table.columns) == ["n_genes", "min", "q25", "median", "q75", "max"]
+    assert table.index.name == "sample_id" and list(table.index) == list(counts.columns)
+    exact = _exact_log10_cooks(fit)
+    # all-zero genes (5% of the simulated ones) have no Cook's distance
+    assert (table["n_genes"] == exact.shape[0]).all() and exact.shape[0] < len(counts)
+    width = CooksHistogram.empty(1).bin_width
+    assert width == pytest.approx(0.035)
+    quartiles = np.quantile(exact, [0.25, 0.5, 0.75], axis=0).T
+    got = table[["q25", "median", "q75"]].to_numpy()
+    assert np.abs(got - quartiles).max() <= width
+    assert np.abs(got - quartiles).max() > 0  # interpolated, not the exact values
+    np.testing.assert_array_equal(table["min"], exact.min(axis=0))
+    np.testing.assert_array_equal(table["max"], exact.max(axis=0))
+
+
+def test_cooks_by_sample_is_before_replacement_and_independent_of_blocks(tmp_path):
+    from dgeflow.deseq2 import cooks as cooks_mod
+
+    counts, samples = _study_with_an_outlier()
+    whole = dgeflow.fit(counts, samples, "~ condition")
+    assert whole.gene_table["replace"].iloc[7] == 1  # the wild count was replaced
+    blocks = dgeflow.fit(counts, samples, "~ condition", block_elements=16 * 50)
+    np.testing.assert_array_equal(
+        blocks._g.cooks_histogram.counts, whole._g.cooks_histogram.counts
+    )
+    pd.testing.assert_frame_equal(blocks.cooks_by_sample(), whole.cooks_by_sample())
+    # DESeq2's cooks assay holds the first fit's distances: a fit without replacement has the
+    # same, and the wild count's sample keeps its Cook's distance above the cutoff
+    unreplaced = dgeflow.fit(counts, samples, "~ condition", min_replicates_for_replace=None)
+    pd.testing.assert_frame_equal(unreplaced.cooks_by_sample(), whole.cooks_by_sample())
+    exact = _exact_log10_cooks(unreplaced)
+    np.testing.assert_array_equal(whole.cooks_by_sample()["max"], exact.max(axis=0))
+    wild = counts.columns[3]
+    cutoff = cooks_mod.cooks_cutoff(16, 2)
+    assert whole.cooks_by_sample().loc[wild, "max"] > np.log10(cutoff)
+    # and it survives a slim save
+    counts_path = tmp_path / "counts.parquet"
+    write_matrix(counts, counts_path)
+    whole.save(tmp_path / "fit.pkl", counts_path=counts_path)
+    pd.testing.assert_frame_equal(
+        dgeflow.load_fit(tmp_path / "fit.pkl").cooks_by_sample(), whole.cooks_by_sample()
+    )
+
+
+def test_cooks_by_sample_of_a_fit_pickled_without_it(toy, tmp_path):
+    import copy
+
+    counts, samples = toy
+    fit = dgeflow.fit(counts, samples, "~ condition")
+    # a fit saved before the histogram existed: its gene fit has no such attribute
+    fit._g = copy.copy(fit._g)
+    del fit._g.__dict__["cooks_histogram"]
+    fit.save(tmp_path / "old.pkl")
+    loaded = dgeflow.load_fit(tmp_path / "old.pkl")
+    assert "cooks_histogram" not in loaded._g.__dict__
+    assert loaded.results(("condition", "trtA", "ctrl"))["pvalue"].notna().any()
+    with pytest.raises(ValueError, match="fit the design again"):
+        loaded.cooks_by_sample()
+
+
+def test_filter_curve_of_results(toy):
+    from dgeflow.deseq2.filtering import filter_curve
+
+    counts, samples = toy
+    fit = dgeflow.fit(counts, samples, "~ batch + condition")
+    res = fit.results(("condition", "trtA", "ctrl"))
+    curve = filter_curve(res)
+    assert list(curve.columns) == [
+        "theta",
+        "mean_count_threshold",
+        "rejections",
+        "lowess_fit",
+        "chosen",
+    ]
+    assert len(curve) == 50 and curve["theta"].is_monotonic_increasing
+    assert curve["mean_count_threshold"].is_monotonic_increasing
+    chosen = curve.loc[curve["chosen"]].iloc[0]
+    assert curve["chosen"].sum() == 1
+    assert chosen["theta"] == res.attrs["filter_theta"]
+    assert chosen["mean_count_threshold"] == res.attrs["filter_threshold"]
+    assert chosen["rejections"] == (res["padj"] < res.attrs["alpha"]).sum()
+    # the first cut filters nothing but the all-zero genes: its rejections are plain BH's
+    unfiltered = fit.results(("condition", "trtA", "ctrl"), independent_filtering=False)
+    assert curve["rejections"].iloc[0] == (unfiltered["padj"] < 0.1).sum()
+    assert unfiltered.attrs["filter_curve"] is None and filter_curve(unfiltered) is None
+    # plain lists in attrs: tables still concatenate and merge
+    other = fit.results(("condition", "trtB", "ctrl"))
+    both = pd.concat([res, other], keys=["a", "b"])
+    assert len(both) == 2 * len(res)
+    assert len(res.merge(other, left_index=True, right_index=True)) == len(res)

@@ -89,7 +89,7 @@ def _check_gene_fit(fit: dgeflow.DESeqFit, name: str) -> None:
         assert (got.loc[nz, col] - ref.loc[nz, col]).abs().max() < 1e-4, col
 
 
-def _check_results(res: pd.DataFrame, ref_file: str, filter_row: pd.Series | None) -> None:
+def _check_results(res: pd.DataFrame, ref_file: str, filter_ref: pd.DataFrame | None) -> None:
     ref = pd.read_csv(HARD / ref_file, index_col="gene_id")
     res = res.loc[ref.index]
     for col in ("pvalue", "padj"):
@@ -100,11 +100,30 @@ def _check_results(res: pd.DataFrame, ref_file: str, filter_row: pd.Series | Non
     assert _rel(res.loc[ok, "lfcSE"], ref.loc[ok, "lfcSE"]).max() < 1e-4
     sig, rsig = res.index[res["padj"] < 0.05], ref.index[ref["padj"] < 0.05]
     assert set(sig) == set(rsig)
-    if filter_row is not None:
+    if filter_ref is not None:
+        filter_row = filter_ref.iloc[0]
         assert res.attrs["filter_threshold"] == pytest.approx(
             filter_row["filterThreshold"], rel=1e-9
         )
         assert res.attrs["filter_theta"] == pytest.approx(filter_row["filterTheta"], rel=1e-9)
+        _check_filter_curve(res, filter_ref)
+
+
+def _check_filter_curve(res: pd.DataFrame, filter_ref: pd.DataFrame) -> None:
+    """``attrs["filter_curve"]`` is R's ``metadata(res)$filterNumRej`` and ``lo.fit``: the
+    same quantiles, exactly the same rejections, the same lowess curve; its chosen row is
+    ``filterTheta`` at ``filterThreshold``."""
+    curve = filtering.filter_curve(res)
+    np.testing.assert_allclose(curve["theta"], filter_ref["theta"], rtol=1e-12)
+    np.testing.assert_array_equal(curve["rejections"], filter_ref["numRej"])
+    np.testing.assert_allclose(curve["lowess_fit"], filter_ref["lowess"], rtol=1e-9, atol=1e-9)
+    chosen = curve.loc[curve["chosen"]]
+    assert len(chosen) == 1
+    assert chosen["theta"].iloc[0] == pytest.approx(filter_ref["filterTheta"].iloc[0], rel=1e-12)
+    assert chosen["mean_count_threshold"].iloc[0] == pytest.approx(
+        filter_ref["filterThreshold"].iloc[0], rel=1e-9
+    )
+    assert chosen["rejections"].iloc[0] == (res["padj"] < res.attrs["alpha"]).sum()
 
 
 def _filter_table(name: str) -> pd.DataFrame:
@@ -130,14 +149,14 @@ def test_lowcount_gene_fit(lowcount):
 )
 def test_lowcount_wald(lowcount, kind, contrast, alpha, ref_file):
     filt = _filter_table("lowcount")
-    row = filt.loc[filt["result"] == kind].iloc[0]
-    _check_results(lowcount[0].results(contrast, alpha=alpha), ref_file, row)
+    rows = filt.loc[filt["result"] == kind]
+    _check_results(lowcount[0].results(contrast, alpha=alpha), ref_file, rows)
 
 
 def test_lowcount_lrt(lowcount):
     filt = _filter_table("lowcount")
-    row = filt.loc[filt["result"] == "lrt"].iloc[0]
-    _check_results(lowcount[1].results(), "lowcount_lrt.csv.gz", row)
+    rows = filt.loc[filt["result"] == "lrt"]
+    _check_results(lowcount[1].results(), "lowcount_lrt.csv.gz", rows)
 
 
 def test_lowcount_filter_curve_is_r_lowess(lowcount):
@@ -151,9 +170,10 @@ def test_lowcount_filter_curve_is_r_lowess(lowcount):
     filt = _filter_table("lowcount")
     ref = filt.loc[filt["result"] == "wald_batch"]
     res = lowcount[0].results("batch_b2_vs_b1", independent_filtering=False)
-    _, threshold, theta, num_rej = filtering.independent_filtering(
+    _, threshold, theta, curve = filtering.independent_filtering(
         res["pvalue"].to_numpy(), res["baseMean"].to_numpy(), 0.1
     )
+    num_rej = curve["rejections"].to_numpy()
     np.testing.assert_array_equal(num_rej, ref["numRej"].to_numpy())
     assert num_rej.max() > 10  # the lowess branch of DESeq2's rule, not "max <= 10"
     _, curve = lowess(ref["theta"].to_numpy(), num_rej.astype(float), f=1 / 5)
@@ -183,9 +203,9 @@ def test_outliers_replace_flags_outliers_in_small_cells(outliers):
 @pytest.mark.parametrize("level", ["B", "C"])
 def test_outliers_wald(outliers, level):
     filt = _filter_table("outliers")
-    row = filt.loc[filt["result"] == f"wald_{level}_vs_A"].iloc[0]
+    rows = filt.loc[filt["result"] == f"wald_{level}_vs_A"]
     res = outliers[0].results(("condition", level, "A"))
-    _check_results(res, f"outliers_wald_{level}_vs_A.csv.gz", row)
+    _check_results(res, f"outliers_wald_{level}_vs_A.csv.gz", rows)
 
 
 def test_outliers_lrt_cooks_use_genewise_means(outliers):
@@ -202,8 +222,8 @@ def test_outliers_lrt_cooks_use_genewise_means(outliers):
         got.loc[ok, "maxCooks"], wald.gene_table.loc[ref.index[ok], "maxCooks"], rtol=1e-3
     )
     filt = _filter_table("outliers")
-    row = filt.loc[filt["result"] == "lrt"].iloc[0]
-    _check_results(lrt.results(), "outliers_lrt.csv.gz", row)
+    rows = filt.loc[filt["result"] == "lrt"]
+    _check_results(lrt.results(), "outliers_lrt.csv.gz", rows)
 
 
 @pytest.mark.parametrize("name", ["lowcount", "outliers"])

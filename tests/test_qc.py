@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from dgeflow import qc
+from dgeflow.formula import FormulaError
 
 
 def _design(n_per_cell: int = 2) -> pd.DataFrame:
@@ -278,3 +282,148 @@ def test_correlation_heatmap_of_thousands_of_samples_is_one_ordered_image(tmp_pa
     assert (np.abs(np.diff(bar, axis=0)).sum(axis=1) > 0).sum() == 1
     plots.save_figure(figure, tmp_path / "heatmap.png")
     assert (tmp_path / "heatmap.png").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------------------------------------
+# batch-aware PCA: remove_nuisance against limma's removeBatchEffect
+
+R_REFERENCE = Path(__file__).parent / "data" / "r_reference"
+# design, kept factor and the reference written by tests/r/make_remove_batch_effect.R
+REMOVE_BATCH_CASES = {
+    "sex_strain_age": ("~ sex + strain + age + treatment", "treatment"),
+    "strain": ("~ strain + treatment", "treatment"),
+    "keep_strain": ("~ sex + strain + age + treatment", "strain"),
+    "interaction_kept": ("~ sex + age + strain * treatment", "treatment"),
+    "sex_by_strain": ("~ sex * strain + treatment", "treatment"),
+    "aliased": ("~ strain + line + treatment", "treatment"),
+}
+
+
+def _remove_batch_input() -> tuple[pd.DataFrame, pd.DataFrame]:
+    x = pd.read_csv(R_REFERENCE / "remove_batch_effect_input.tsv", sep="\t", index_col=0)
+    samples = pd.read_csv(R_REFERENCE / "remove_batch_effect_samples.tsv", sep="\t", index_col=0)
+    # the R script's relabelled copy of strain, whose columns are aliased
+    samples["line"] = samples["strain"].map({"B6": "L1", "C3H": "L3", "DBA": "L2"})
+    return x, samples
+
+
+@pytest.mark.parametrize("case", list(REMOVE_BATCH_CASES))
+def test_remove_nuisance_equals_limma_remove_batch_effect(case: str) -> None:
+    x, samples = _remove_batch_input()
+    design, keep = REMOVE_BATCH_CASES[case]
+    expected = pd.read_csv(R_REFERENCE / f"remove_batch_effect_{case}.tsv", sep="\t", index_col=0)
+    # small blocks: the result must not depend on them
+    corrected = qc.remove_nuisance(x, samples, design, keep, block_elements=50 * 14)
+    assert list(corrected.index) == list(expected.index)
+    assert list(corrected.columns) == list(expected.columns)
+    np.testing.assert_allclose(corrected.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+
+
+def test_nuisance_terms_are_every_term_without_the_kept_factor() -> None:
+    assert qc.nuisance_terms("~ sex + strain + treatment", "treatment") == ["sex", "strain"]
+    assert qc.nuisance_terms("~ sex + strain * treatment", "treatment") == ["sex", "strain"]
+    assert qc.nuisance_terms("~ sex * strain + treatment", "treatment") == [
+        "sex",
+        "strain",
+        "sex:strain",
+    ]
+    assert qc.nuisance_terms("~ treatment", "treatment") == []
+    with pytest.raises(FormulaError, match="not in the design"):
+        qc.nuisance_terms("~ sex + treatment", "strain")
+
+
+def test_remove_nuisance_keeps_levels_dtype_and_the_order_of_samples() -> None:
+    x, samples = _remove_batch_input()
+    # the sample sheet in another order, with an extra sample: aligned on x's columns
+    extra = pd.DataFrame(
+        {"sex": ["F"], "strain": ["B6"], "treatment": ["control"], "age": [9.0], "line": ["L1"]},
+        index=["S99"],
+    )
+    sheet = pd.concat([samples.iloc[::-1], extra])
+    design = "~ sex + strain + age + treatment"
+    corrected = qc.remove_nuisance(x, sheet, design, "treatment")
+    expected = qc.remove_nuisance(x, samples, design, "treatment")
+    np.testing.assert_array_equal(corrected.to_numpy(), expected.to_numpy())
+    single = qc.remove_nuisance(x.astype(np.float32), samples, design, "treatment")
+    assert (single.dtypes == np.float32).all()
+    np.testing.assert_allclose(single.to_numpy(), expected.to_numpy(), atol=1e-5)
+    # nothing to remove: the values come back unchanged
+    unchanged = qc.remove_nuisance(x, samples, "~ treatment", "treatment")
+    np.testing.assert_array_equal(unchanged.to_numpy(), x.to_numpy())
+    with pytest.raises(ValueError, match="no row in the sample sheet"):
+        qc.remove_nuisance(x, samples.iloc[1:], design, "treatment")
+    broken = x.copy()
+    broken.iloc[7, 3] = np.nan
+    with pytest.raises(ValueError, match="row 7"):
+        qc.remove_nuisance(broken, samples, design, "treatment")
+
+
+def test_remove_nuisance_and_corrected_pca_hold_one_block_not_a_float64_copy() -> None:
+    samples = _design(n_per_cell=8)  # 64 samples
+    x = _expression(samples, n_genes=20000).astype(np.float32)  # 5 MB; 10 MB as float64
+    design = "~ strain + sex + treatment"
+    block = 1 << 14  # 128 kB per float64 temporary
+    tracemalloc.start()
+    try:
+        corrected = qc.remove_nuisance(x, samples, design, "treatment", block_elements=block)
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        qc.corrected_pca(x, samples, design, "treatment", ntop=500, block_elements=block)
+        _, peak_pca = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    output = corrected.to_numpy().nbytes
+    assert peak < output + 1_000_000
+    # a few blocks, then the PCA of the 500 selected genes (about 1.5 MB): no 10 MB copy
+    assert peak_pca - held < 3_000_000
+
+
+def test_corrected_pca_is_the_pca_of_the_corrected_matrix() -> None:
+    samples = _design()
+    x = _expression(samples)
+    design = "~ strain + sex + treatment"
+    scores, ratio = qc.corrected_pca(x, samples, design, "treatment", n_components=3, ntop=300)
+    corrected = qc.remove_nuisance(x, samples, design, "treatment")
+    expected_scores, expected_ratio = qc.pca(corrected, n_components=3, ntop=300)
+    np.testing.assert_allclose(scores.to_numpy(), expected_scores.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(ratio.to_numpy(), expected_ratio.to_numpy(), atol=1e-12)
+    assert list(scores.index) == list(samples.index)
+
+
+def test_corrected_pca_tables_let_the_kept_factor_lead_pc1() -> None:
+    samples = _design()
+    x = _expression(samples)
+    raw_scores, _ = qc.pca(x)
+    raw = qc.factor_pc_association(raw_scores, samples, FACTORS)
+    assert raw.set_index(["pc", "factor"]).loc[("PC1", "strain"), "r2"] > 0.9  # strain leads
+    scores, variance = qc.corrected_pca_tables(
+        x,
+        samples,
+        "~ strain + sex + treatment",
+        ["treatment", "treatment", "strain"],
+        n_components=4,
+        ntop=500,
+    )
+    assert list(scores.columns) == [*qc.CORRECTED_PCA_COLUMNS, "PC1", "PC2", "PC3", "PC4"]
+    assert list(variance.columns) == qc.CORRECTED_VARIANCE_COLUMNS
+    # a factor named by several contrasts is computed once
+    assert list(scores["kept_factor"].unique()) == ["treatment", "strain"]
+    assert (scores.groupby("kept_factor").size() == len(samples)).all()
+    by_factor = scores.set_index("kept_factor")
+    assert set(by_factor.loc["treatment", "removed"]) == {"strain + sex"}
+    assert set(by_factor.loc["strain", "removed"]) == {"sex + treatment"}
+    assert set(scores["note"]) == {""}
+    for factor in ("treatment", "strain"):
+        block = by_factor.loc[factor].set_index("sample_id")[["PC1"]]
+        pc1 = qc.factor_pc_association(block, samples, FACTORS).set_index("factor")["r2"]
+        assert pc1.idxmax() == factor and pc1[factor] > 0.9
+        ratios = variance.loc[variance["kept_factor"] == factor, "variance_ratio"]
+        assert ratios.sum() == pytest.approx(1.0)
+    # a design of the kept factor alone: written all the same, equal to the raw PCA, with a note
+    alone, alone_variance = qc.corrected_pca_tables(x, samples, "~ treatment", ["treatment"])
+    assert set(alone["removed"]) == {"none"} and set(alone["note"]) == {qc.NOTHING_REMOVED_NOTE}
+    raw_ratio = qc.pca(x)[1]
+    np.testing.assert_allclose(
+        alone.set_index("sample_id")[raw_scores.columns].to_numpy(), raw_scores.to_numpy()
+    )
+    np.testing.assert_allclose(alone_variance["variance_ratio"], raw_ratio.to_numpy())

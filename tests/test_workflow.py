@@ -69,6 +69,8 @@ def contract_outputs(
         for name in (
             "pca_scores",
             "pca_variance",
+            "pca_corrected",
+            "pca_corrected_variance",
             "pc_factor_association",
             "sample_correlation_summary",
             "sample_flags",
@@ -82,8 +84,10 @@ def contract_outputs(
             "de/deseq2/model.pkl",
             "de/deseq2/size_factors.tsv",
             "de/deseq2/gene_fit.tsv",
+            "de/deseq2/cooks_by_sample.tsv",
             "de/deseq2/plots/dispersion.png",
         ]
+        files += [f"de/deseq2/{name}_filter_curve.tsv" for name in contrasts]
     if "edger_ql" in de_methods:
         files += [
             "de/edger_ql/model.pkl",
@@ -193,6 +197,32 @@ def test_example_factors_explain_their_pcs(example_run):
 
 
 @pytest.mark.workflow
+def test_example_corrected_pca_leaves_treatment_and_the_swap(example_run):
+    # ~ sex + strain + treatment: strain and sex lead the raw PCA. With them removed (limma's
+    # removeBatchEffect) they explain no PC and treatment is the labelled factor left. PC1 is
+    # the example's deliberate strain swap: the two mislabelled samples keep their true strain
+    # effect (and bias the estimated one), so the corrected PCA shows them apart.
+    from dgeflow import qc
+    from dgeflow.simulate import SWAPPED_SAMPLES
+
+    outdir = example_run["outdir"]
+    corrected = read_tsv(outdir / "qc" / "pca_corrected.tsv")
+    assert list(corrected.columns[:4]) == ["kept_factor", "removed", "note", "sample_id"]
+    assert set(corrected["kept_factor"]) == {"treatment"}
+    assert set(corrected["removed"]) == {"sex + strain"}
+    samples = pd.read_csv(outdir / "validation" / "samples.tsv", sep="\t", index_col=0)
+    scores = corrected.set_index("sample_id")[["PC1", "PC2", "PC3", "PC4"]]
+    assoc = qc.factor_pc_association(scores, samples, ["sex", "strain", "treatment"])
+    r2 = assoc.set_index(["factor", "pc"])["r2"]
+    assert (r2.loc[["sex", "strain"]] < 1e-6).all()
+    assert r2.loc[("treatment", "PC2")] > 0.9
+    assert set(scores["PC1"].abs().nlargest(2).index) == set(SWAPPED_SAMPLES)
+    variance = read_tsv(outdir / "qc" / "pca_corrected_variance.tsv")
+    assert list(variance.columns) == ["kept_factor", "pc", "variance_ratio"]
+    assert variance["variance_ratio"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.workflow
 def test_example_flags_exactly_the_swapped_samples(example_run):
     from dgeflow.simulate import SWAPPED_SAMPLES
 
@@ -229,6 +259,21 @@ def test_example_tables_follow_the_contract(example_run):
     assert list(gene_filter.columns) == ["contrast", "category", "n_genes", "detail"]
     assert set(gene_filter["category"]) == {"all_zero", "cooks_outlier", "low_counts", "tested"}
     assert gene_filter["n_genes"].sum() == len(de)
+    cooks = read_tsv(outdir / "de" / "deseq2" / "cooks_by_sample.tsv")
+    assert list(cooks.columns) == ["sample_id", "n_genes", "min", "q25", "median", "q75", "max"]
+    assert list(cooks["sample_id"]) == list(counts.columns[1:])
+    assert (cooks["n_genes"] == (counts.iloc[:, 1:].sum(axis=1) > 0).sum()).all()
+    assert (cooks["min"] <= cooks["q25"]).all() and (cooks["q75"] <= cooks["max"]).all()
+    curve = read_tsv(outdir / "de" / "deseq2" / "treated_vs_control_filter_curve.tsv")
+    assert list(curve.columns) == [
+        "theta",
+        "mean_count_threshold",
+        "rejections",
+        "lowess_fit",
+        "chosen",
+    ]
+    assert len(curve) == 50 and curve["chosen"].sum() == 1
+    assert curve.loc[curve["chosen"], "rejections"].item() == (de["padj"] < 0.1).sum()
     summary = read_tsv(outdir / "validation" / "summary.tsv")
     assert list(summary.columns) == ["check", "status", "detail"]
     assert "error" not in set(summary["status"])
@@ -540,9 +585,11 @@ def test_resource_requests_grow_with_genes_times_samples(tmp_path):
             jobs[block.split(":")[0]] = (int(found.group(1)), int(found.group(2)))
     mega = n_genes * len(samples) / 1e6  # 0.6 million counts
     assert jobs["de_fit_deseq2"] == (int(10 + 4 * mega / 60), int(1000 + 72 * mega))
-    assert jobs["qc_transform"][1] == int(2000 + 30 * mega)
-    assert jobs["validate"][1] == int(1000 + 50 * mega)
-    assert jobs["normalize"][1] == int(1000 + 50 * mega)
+    assert jobs["qc_transform"][1] == int(2000 + 16 * mega)
+    assert jobs["validate"][1] == int(1000 + 22 * mega)
+    assert jobs["normalize"][1] == int(1000 + 8 * mega)
+    assert jobs["sample_qc"][1] == int(1000 + 12 * mega)
+    assert jobs["report"][1] == int(1000 + 12 * mega)
 
 
 def test_matrix_format_names_the_large_outputs(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.stats import f as f_dist
 
@@ -131,3 +133,144 @@ def replace_outlier_counts(
     new = y.copy()
     new[rows] = np.where(outlier[rows], replacement, y[rows])
     return new, replaced
+
+
+# log10 range and bins of the per-sample Cook's distance histogram: 400 bins of 0.035 from
+# 1e-10 to 1e4 cover what DESeq2's vignette boxplot shows (outliers sit near the cutoff, about
+# 1e0.5); values outside go to an underflow and an overflow count
+COOKS_LOG10_RANGE = (-10.0, 4.0)
+COOKS_BINS = 400
+
+
+@dataclass
+class CooksHistogram:
+    """Per-sample histogram of log10 Cook's distances over genes, filled block by block.
+
+    ``counts[s, 0]`` counts the values below ``lo`` (Cook's distance 0 included),
+    ``counts[s, 1:-1]`` the ``n_bins`` equal bins from ``lo`` to ``hi``, ``counts[s, -1]`` the
+    values at or above ``hi`` (infinite ones included). ``minimum`` and ``maximum`` are exact.
+    NaN Cook's distances are not counted. Memory: ``n_samples x (n_bins + 2)`` integers, whatever
+    the number of genes.
+    """
+
+    counts: np.ndarray
+    minimum: np.ndarray
+    maximum: np.ndarray
+    lo: float = COOKS_LOG10_RANGE[0]
+    hi: float = COOKS_LOG10_RANGE[1]
+
+    @classmethod
+    def empty(
+        cls,
+        n_samples: int,
+        n_bins: int = COOKS_BINS,
+        log10_range: tuple[float, float] = COOKS_LOG10_RANGE,
+    ) -> CooksHistogram:
+        return cls(
+            counts=np.zeros((n_samples, n_bins + 2), dtype=np.int64),
+            minimum=np.full(n_samples, np.inf),
+            maximum=np.full(n_samples, -np.inf),
+            lo=float(log10_range[0]),
+            hi=float(log10_range[1]),
+        )
+
+    @property
+    def n_bins(self) -> int:
+        return self.counts.shape[1] - 2
+
+    @property
+    def bin_width(self) -> float:
+        """Width of one bin on the log10 scale: the precision of :meth:`quantiles`."""
+        return (self.hi - self.lo) / self.n_bins
+
+    @property
+    def n_values(self) -> np.ndarray:
+        """Cook's distances counted per sample."""
+        return self.counts.sum(axis=1)
+
+    def add(self, cooks: np.ndarray) -> None:
+        """Count a block of Cook's distances (genes x samples, the samples of the histogram)."""
+        counts, low, high = log10_histogram(cooks, self.lo, self.hi, self.n_bins)
+        self.counts += counts
+        self.minimum = np.minimum(self.minimum, low)
+        self.maximum = np.maximum(self.maximum, high)
+
+    def quantiles(self, probs: np.ndarray | list[float]) -> np.ndarray:
+        """Per sample (rows) and probability (columns), see :func:`histogram_quantiles`."""
+        return histogram_quantiles(
+            self.counts, self.minimum, self.maximum, self.lo, self.hi, np.asarray(probs)
+        )
+
+
+def log10_histogram(
+    cooks: np.ndarray, lo: float, hi: float, n_bins: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``cooks``: counts of log10 values in ``n_bins`` bins from ``lo`` to ``hi``
+    plus an underflow (first) and an overflow (last) count, and the log10 minimum and maximum
+    (+inf and -inf for a column without values). NaN values are skipped."""
+    with np.errstate(divide="ignore"):  # a Cook's distance of 0 is log10 -inf: underflow
+        logc = np.log10(cooks)
+    ok = ~np.isnan(logc)
+    # bin i + 1 holds [lo + i w, lo + (i + 1) w); clipping first keeps infinities castable
+    scaled = np.clip((logc[ok] - lo) * (n_bins / (hi - lo)), -1.0, float(n_bins))
+    index = np.floor(scaled).astype(np.int64) + 1
+    n_samples = cooks.shape[1]
+    column = np.broadcast_to(np.arange(n_samples), cooks.shape)[ok]
+    flat = np.bincount(column * (n_bins + 2) + index, minlength=n_samples * (n_bins + 2))
+    low = np.min(np.where(ok, logc, np.inf), axis=0, initial=np.inf)
+    high = np.max(np.where(ok, logc, -np.inf), axis=0, initial=-np.inf)
+    return flat.reshape(n_samples, n_bins + 2), low, high
+
+
+def histogram_quantiles(
+    counts: np.ndarray,
+    minimum: np.ndarray,
+    maximum: np.ndarray,
+    lo: float,
+    hi: float,
+    probs: np.ndarray,
+) -> np.ndarray:
+    """Quantiles (R's type 7, NumPy's ``linear``) per row of a :func:`log10_histogram`.
+
+    The order statistics on either side of each quantile are placed evenly within their bin,
+    each bin narrowed to ``[minimum, maximum]`` (the underflow bin reaches down to the
+    minimum, the overflow bin up to the maximum), then interpolated as type 7 does. Since an
+    order statistic and its estimate share a bin, the error is at most one bin width (within
+    the range ``lo``..``hi``; the width of the narrowed under- or overflow bin outside it);
+    the smallest and largest values are exact, so quantiles 0 and 1 are too. NaN for rows
+    without values.
+    """
+    n_bins = counts.shape[1] - 2
+    width = (hi - lo) / n_bins
+    left = np.concatenate([[-np.inf], lo + width * np.arange(n_bins), [hi]])
+    right = np.concatenate([[lo], lo + width * np.arange(1, n_bins + 1), [np.inf]])
+    n = counts.sum(axis=1)
+    cum = np.cumsum(counts, axis=1)
+    rows = np.arange(counts.shape[0])
+
+    def order_statistic(k: np.ndarray) -> np.ndarray:
+        # the k-th smallest value (0-based) lies in the first bin whose cumulative count
+        # exceeds k, as the (k - values before that bin)-th of the bin's values
+        b = np.minimum((cum <= k[:, None]).sum(axis=1), n_bins + 1)
+        before = cum[rows, b] - counts[rows, b]
+        frac = (k - before + 0.5) / np.maximum(counts[rows, b], 1)
+        a = np.maximum(left[b], minimum)
+        z = np.minimum(right[b], maximum)
+        with np.errstate(invalid="ignore"):
+            est = a + frac * (z - a)
+        # an infinite edge (Cook's distance 0 or infinite) is all that is known there
+        est = np.where(np.isinf(a), a, np.where(np.isinf(z), z, est))
+        # the smallest and the largest value are known exactly
+        return np.where(k == 0, minimum, np.where(k == n - 1, maximum, est))
+
+    out = np.full((counts.shape[0], probs.size), np.nan)
+    has = n > 0
+    for j, q in enumerate(probs):
+        h = (np.maximum(n, 1) - 1) * q
+        k0 = np.floor(h)
+        k1 = np.minimum(k0 + 1, np.maximum(n - 1, 0))
+        x0, x1 = order_statistic(k0), order_statistic(k1)
+        with np.errstate(invalid="ignore"):
+            value = np.where(x0 == x1, x0, x0 + (h - k0) * (x1 - x0))
+        out[has, j] = value[has]
+    return out

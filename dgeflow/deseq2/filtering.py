@@ -15,12 +15,15 @@ def r_quantile(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return np.quantile(x, probs, method="linear")
 
 
+FILTER_CURVE_COLUMNS = ("theta", "mean_count_threshold", "rejections", "lowess_fit", "chosen")
+
+
 def independent_filtering(
     pvalues: np.ndarray,
     filter_stat: np.ndarray,
     alpha: float = 0.1,
     n_theta: int = 50,
-) -> tuple[np.ndarray, float, float, np.ndarray]:
+) -> tuple[np.ndarray, float, float, pd.DataFrame]:
     """DESeq2's ``pvalueAdjustment`` with independent filtering.
 
     For 50 quantiles of the filter statistic (from the fraction of zeros to 0.95) BH is applied
@@ -30,7 +33,17 @@ def independent_filtering(
 
     Returns
     -------
-    padj, filter_threshold, filter_theta, rejections per theta
+    padj : numpy.ndarray
+        Adjusted p-values at the chosen cutoff (NaN for the genes below it).
+    filter_threshold, filter_theta : float
+        The chosen cutoff of the filter statistic and its quantile (DESeq2's
+        ``filterThreshold`` and ``filterTheta``).
+    curve : pandas.DataFrame
+        One row per quantile, DESeq2's ``filterNumRej`` and ``lo.fit``: ``theta`` (the
+        quantile), ``mean_count_threshold`` (the filter statistic's value there, the mean of
+        normalized counts in ``results()``), ``rejections`` (genes with ``padj < alpha`` when
+        genes below it are filtered), ``lowess_fit`` (the lowess curve of ``rejections``) and
+        ``chosen`` (the row of ``filter_theta``).
     """
     filter_stat = np.asarray(filter_stat, dtype=float)
     lower = float(np.mean(filter_stat == 0))
@@ -42,12 +55,12 @@ def independent_filtering(
         use = filter_stat >= cut
         padj_all[use, i] = bh_adjust(pvalues[use])
     num_rej = np.sum(padj_all < alpha, axis=0)
+    # R's lowess (DESeq2 calls lowess(numRej ~ theta, f = 1/5), also when it then ignores the
+    # curve); theta is increasing, so the sorted order is the original one
+    _, fitted = lowess(theta, num_rej.astype(float), f=1 / 5)
     if num_rej.max() <= 10:
         j = 0
     else:
-        # R's lowess (DESeq2 calls lowess(numRej ~ theta, f = 1/5)); theta is increasing, so
-        # the sorted order is the original one
-        _, fitted = lowess(theta, num_rej.astype(float), f=1 / 5)
         if np.all(num_rej == 0):
             residual = np.array([0.0])
         else:
@@ -55,7 +68,30 @@ def independent_filtering(
         thresh = fitted.max() - np.sqrt(np.mean(residual**2))
         above = np.flatnonzero(num_rej > thresh)
         j = int(above[0]) if above.size else 0
-    return padj_all[:, j], float(cutoffs[j]), float(theta[j]), num_rej
+    curve = pd.DataFrame(
+        {
+            "theta": theta,
+            "mean_count_threshold": cutoffs,
+            "rejections": num_rej.astype(np.int64),
+            "lowess_fit": fitted,
+            "chosen": np.arange(n_theta) == j,
+        }
+    )
+    return padj_all[:, j], float(cutoffs[j]), float(theta[j]), curve
+
+
+def filter_curve(results: pd.DataFrame) -> pd.DataFrame | None:
+    """The independent-filtering curve of a DESeq2 results table, as a DataFrame.
+
+    What DESeq2's vignette plots: ``rejections`` against ``theta`` with ``lowess_fit`` as a
+    line and the ``chosen`` quantile marked (``metadata(res)$filterNumRej``, ``lo.fit`` and
+    ``filterTheta``). Columns as :func:`independent_filtering`'s ``curve``; ``None`` for a
+    table made without independent filtering.
+    """
+    curve = results.attrs.get("filter_curve")
+    if curve is None:
+        return None
+    return pd.DataFrame(curve, columns=list(FILTER_CURVE_COLUMNS))
 
 
 GENE_CATEGORIES = ("all_zero", "cooks_outlier", "low_counts", "tested")

@@ -74,6 +74,9 @@ class _GeneFit:
     # {(factor, level): genes with only zero counts in that level's samples}
     level_all_zero: dict[tuple[str, str], np.ndarray]
     reduced_fits: dict[str, tuple[GLMFit, int]] = field(default_factory=dict)
+    # per-sample histogram of log10 Cook's distances (DESeq2's assays(dds)[["cooks"]]); None in
+    # fits pickled before it was kept (a class default, so those still load)
+    cooks_histogram: cooks_mod.CooksHistogram | None = None
 
 
 class DESeqFit:
@@ -206,6 +209,53 @@ class DESeqFit:
     def normalized_counts(self) -> pd.DataFrame:
         return self.counts / self._sf
 
+    def cooks_by_sample(self) -> pd.DataFrame:
+        """Distribution over genes of each sample's Cook's distances, on the log10 scale.
+
+        The numbers behind DESeq2's ``boxplot(log10(assays(dds)[["cooks"]]), range=0)``. The
+        Cook's distances are the ones DESeq2 keeps in ``assays(dds)[["cooks"]]``: those of the
+        first GLM fit, before outlier counts are replaced and their genes refitted (DESeq2's
+        ``refitWithoutOutliers`` puts them back), taken with the gene-wise dispersion step's
+        means in an LRT fit, as ``DESeq(test = "LRT")``. All-zero genes have none (NA in
+        DESeq2) and are not counted.
+
+        The fit keeps a histogram per sample instead of the genes x samples matrix (400 bins
+        from -10 to 4, plus a count below and one above; see
+        :class:`dgeflow.deseq2.cooks.CooksHistogram`), so the quartiles are interpolated from
+        it: within one bin width, 0.035 on the log10 scale, of the exact ones (NumPy's
+        ``linear`` and R's default quantile; R's boxplot draws Tukey's hinges, which lie
+        between the same two neighbouring values as these quartiles). ``min`` and
+        ``max`` are exact. A Cook's distance of 0 counts as -inf.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``sample_id``; columns ``n_genes`` (genes with a Cook's distance),
+            ``min``, ``q25``, ``median``, ``q75``, ``max`` (log10 Cook's distance; NaN for a
+            sample without any).
+        """
+        hist = self._g.cooks_histogram
+        if hist is None:
+            raise ValueError(
+                "this fit was saved by a dgeflow version that did not keep Cook's distances "
+                "per sample: fit the design again"
+            )
+        n = hist.n_values
+        quartiles = hist.quantiles([0.25, 0.5, 0.75])
+        has = n > 0
+        table = pd.DataFrame(
+            {
+                "n_genes": n,
+                "min": np.where(has, hist.minimum, np.nan),
+                "q25": quartiles[:, 0],
+                "median": quartiles[:, 1],
+                "q75": quartiles[:, 2],
+                "max": np.where(has, hist.maximum, np.nan),
+            },
+            index=pd.Index(self.sample_ids, name="sample_id"),
+        )
+        return table
+
     # ------------------------------------------------------------------ contrasts
     def contrast_vector(self, contrast: Any = None) -> tuple[np.ndarray, str]:
         """Resolve a contrast to a coefficient vector and a label (see
@@ -276,7 +326,11 @@ class DESeqFit:
         -------
         pandas.DataFrame
             Indexed by ``gene_id`` with DESeq2's columns. ``attrs`` hold ``filter_threshold``,
-            ``filter_theta``, ``alpha``, ``contrast`` and ``test``.
+            ``filter_theta``, ``filter_curve``, ``alpha``, ``contrast`` and ``test``.
+            ``filter_curve`` is DESeq2's ``metadata(res)$filterNumRej`` with its lowess
+            curve (``lo.fit``), as a dict of lists, ``None`` without independent filtering;
+            :func:`dgeflow.deseq2.filtering.filter_curve` makes it a DataFrame (see
+            :func:`~dgeflow.deseq2.filtering.independent_filtering` for the columns).
         """
         test = (test or self.options["test"]).lower()
         if test not in ("wald", "lrt"):
@@ -316,10 +370,14 @@ class DESeqFit:
         )
         res.index.name = "gene_id"
         threshold = theta = np.nan
+        curve = None
         if independent_filtering:
-            padj, threshold, theta, _ = filtering.independent_filtering(
+            padj, threshold, theta, curve_table = filtering.independent_filtering(
                 res["pvalue"].to_numpy(), res["baseMean"].to_numpy(), alpha
             )
+            # plain lists, not a DataFrame: pandas compares attrs when it concatenates or
+            # merges tables, and a DataFrame there makes pd.concat and merge raise
+            curve = curve_table.to_dict(orient="list")
         else:
             padj = bh_adjust(res["pvalue"].to_numpy())
         res["padj"] = padj
@@ -339,6 +397,7 @@ class DESeqFit:
         res.attrs.update(
             filter_threshold=threshold,
             filter_theta=theta,
+            filter_curve=curve,
             alpha=alpha,
             contrast=label,
             test=test,
@@ -519,7 +578,7 @@ class _CooksPass:
     new_all_zero: np.ndarray  # replacement left the gene without reads
 
 
-def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
+def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None, histogram=None) -> _CooksPass:
     """Cook's distances chunk by chunk: per-gene maximum (DESeq2's maxCooks), the sample that
     holds it, and, where design cells have ``replace_min`` or more samples, outlier counts
     replaced by the trimmed mean (DESeq2's replaceOutliers).
@@ -527,6 +586,8 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
     ``mu`` are the means in the Pearson residuals, by default the GLM's. DESeq2's LRT computes
     its Cook's distances before it stores the full model's means, so there they are the
     gene-wise dispersion step's (bounded below by 0.5); the caller passes those for LRT fits.
+    ``histogram`` (a :class:`dgeflow.deseq2.cooks.CooksHistogram`) counts every Cook's
+    distance per sample, before any replacement: the ones DESeq2 keeps in its ``cooks`` assay.
     """
     n, m = y.shape
     mu = glm.mu if mu is None else mu
@@ -547,6 +608,8 @@ def _cooks_pass(y, sf, glm, x, replace_min: int | None, mu=None) -> _CooksPass:
         c = cooks_mod.cooks_distance(y[rows], y[rows] / nf, mu[rows], glm.hat_diagonals[rows], x)
         argmax[rows] = np.argmax(np.nan_to_num(c, nan=-np.inf), axis=1)
         max_cooks[rows] = cooks_mod.max_cooks(c, x)
+        if histogram is not None:
+            histogram.add(c)
         if replaceable.any():
             with np.errstate(invalid="ignore"):
                 flagged[rows] = (c > cutoff).any(axis=1)
@@ -750,6 +813,8 @@ def fit(
     max_cooks = np.empty(n)
     max_unreplaceable = np.empty(n)
     cooks_argmax = np.empty(n, dtype=int)
+    # Cook's distances per sample, summarized as they are computed: no genes x samples matrix
+    cooks_histogram = cooks_mod.CooksHistogram.empty(m)
     replaced = np.zeros(n, dtype=bool)
     flagged = np.zeros(n, dtype=bool)
     new_all_zero = np.zeros(n, dtype=bool)
@@ -770,7 +835,15 @@ def fit(
         block_glm = fit_nb_glm(y, x, nf, mapd.dispersion)
         # DESeq(test = "LRT") takes its Cook's distances with the gene-wise step's means
         sf_cooks = sf if np.ndim(sf) == 1 else nf
-        cooks = _cooks_pass(y, sf_cooks, block_glm, x, replace_min, mu=mu_gene if lrt else None)
+        cooks = _cooks_pass(
+            y,
+            sf_cooks,
+            block_glm,
+            x,
+            replace_min,
+            mu=mu_gene if lrt else None,
+            histogram=cooks_histogram,
+        )
         del mu_gene
         block_glm.mu = block_glm.hat_diagonals = None
         y_fit = cooks.counts
@@ -848,6 +921,7 @@ def fit(
         cooks_flagged=flagged,
         n_above_cooks_max=n_above,
         level_all_zero=level_all_zero,
+        cooks_histogram=cooks_histogram,
     )
     options = dict(
         fit_type=trend.fit_type,

@@ -244,6 +244,13 @@ def de_tables(methods=None):
     )
 
 
+def de_filter_curves():
+    """DESeq2's independent-filtering curve, one table per contrast (DESeq2 only)."""
+    if "deseq2" not in DE_METHODS:
+        return []
+    return expand(out("de/deseq2/{contrast}_filter_curve.tsv"), contrast=CONTRASTS)
+
+
 def de_plots():
     return expand(
         out("de/{de_method}/plots/{contrast}_{kind}.png"),
@@ -255,13 +262,15 @@ def de_plots():
 
 def de_fit_outputs():
     """What each method's fit writes besides its model (DESeq2: size factors, gene table,
-    dispersion plot; limma-voom: sample table and voom's trend plot)."""
+    Cook's distances per sample, dispersion plot; limma-voom: sample table and voom's trend
+    plot)."""
     files = []
     if "deseq2" in DE_METHODS:
         files += [
             out("de/deseq2/model.pkl"),
             out("de/deseq2/size_factors.tsv"),
             out("de/deseq2/gene_fit.tsv"),
+            out("de/deseq2/cooks_by_sample.tsv"),
             out("de/deseq2/plots/dispersion.png"),
         ]
     if "edger_ql" in DE_METHODS:
@@ -292,6 +301,9 @@ def agreement_outputs():
 QC_TABLES = [
     "pca_scores",
     "pca_variance",
+    # the PCA per contrast factor after removing the design's other terms (long tables)
+    "pca_corrected",
+    "pca_corrected_variance",
     "pc_factor_association",
     "sample_correlation_summary",
     "sample_flags",
@@ -312,6 +324,7 @@ def all_outputs():
         *([out("qc/gene_filter.tsv")] if "deseq2" in DE_METHODS else []),
         *de_fit_outputs(),
         *de_tables(),
+        *de_filter_curves(),
         *de_plots(),
         *agreement_outputs(),
         out("report.html"),

@@ -5,6 +5,7 @@ rule de_fit_deseq2:
         model=out("de/deseq2/model.pkl"),
         size_factors=out("de/deseq2/size_factors.tsv"),
         gene_fit=out("de/deseq2/gene_fit.tsv"),
+        cooks_by_sample=out("de/deseq2/cooks_by_sample.tsv"),
         dispersion_png=out("de/deseq2/plots/dispersion.png"),
     log:
         log_path("de_fit/deseq2"),
@@ -78,6 +79,10 @@ rule de_fit_limma_voom:
         "../../scripts/de_fit_filtered.py"
 
 
+# the methods of the plain de_results rule
+NOT_DESEQ2 = "|".join(re.escape(m) for m in DE_METHODS if m != "deseq2") or "no-method"
+
+
 rule de_results:
     input:
         unpack(de_results_inputs),
@@ -89,6 +94,9 @@ rule de_results:
         log_path("de_results/{de_method}/{contrast}"),
     benchmark:
         benchmark_path("de_results/{de_method}/{contrast}")
+    # DESeq2's tables come from de_results_deseq2 below, which writes one file more
+    wildcard_constraints:
+        de_method=NOT_DESEQ2,
     conda:
         "../../envs/de.yaml"
     threads: 1
@@ -100,6 +108,17 @@ rule de_results:
         de=config["de"],
     script:
         "../../scripts/de_results.py"
+
+
+# the same job for DESeq2, plus its independent-filtering curve (metadata(res)$filterNumRej)
+use rule de_results as de_results_deseq2 with:
+    output:
+        table=out("de/{de_method}/{contrast}.tsv"),
+        ma_png=out("de/{de_method}/plots/{contrast}_ma.png"),
+        volcano_png=out("de/{de_method}/plots/{contrast}_volcano.png"),
+        filter_curve=out("de/{de_method}/{contrast}_filter_curve.tsv"),
+    wildcard_constraints:
+        de_method="deseq2",
 
 
 rule de_agreement:

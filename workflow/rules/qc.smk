@@ -38,11 +38,12 @@ rule sample_qc:
         "../../envs/qc.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_for(1000, 10),
+        mem_mb=mem_mb_for(1000, 12),
         runtime=runtime_for(10, 1.5),
     params:
         qc=config["qc"],
         design=config["design"],
+        contrasts=config["contrasts"],
     script:
         "../../scripts/sample_qc.py"
 
