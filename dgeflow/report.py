@@ -32,6 +32,9 @@ from dgeflow.validate import contrast_name
 
 TEMPLATE_NAME = "report.html.j2"
 TOP_GENES = 20
+# per-sample tables beyond this many rows show their first rows and name their file: at 10,000
+# samples each would add 1-2 MB of HTML
+MAX_SAMPLE_ROWS = 500
 VERSION_PACKAGES = (
     "dgeflow",
     "numpy",
@@ -169,7 +172,9 @@ def _cell(value: Any) -> Cell:
     return Cell(str(value))
 
 
-def frame_table(frame: pd.DataFrame, index: bool = False, max_rows: int | None = None) -> Table:
+def frame_table(
+    frame: pd.DataFrame, index: bool = False, max_rows: int | None = None, source: str = ""
+) -> Table:
     """Turn a DataFrame into a :class:`Table` (numbers formatted, text kept raw for escaping).
 
     Parameters
@@ -180,6 +185,8 @@ def frame_table(frame: pd.DataFrame, index: bool = False, max_rows: int | None =
         Include the index as the first column.
     max_rows
         Show at most this many rows and say how many were left out.
+    source
+        The file holding every row, named in that note.
     """
     shown = frame if max_rows is None else frame.head(max_rows)
     if index:
@@ -188,7 +195,9 @@ def frame_table(frame: pd.DataFrame, index: bool = False, max_rows: int | None =
     for record in shown.itertuples(index=False, name=None):
         table.rows.append([_cell(value) for value in record])
     if max_rows is not None and len(frame) > max_rows:
-        table.note = f"Showing {max_rows} of {len(frame):,} rows."
+        table.note = f"Showing {max_rows} of {len(frame):,} rows" + (
+            f"; all of them are in {source}." if source else "."
+        )
     return table
 
 
@@ -273,7 +282,9 @@ def _validation(outdir: Path) -> dict:
         failed = int(status.isin(["warning", "error", "fail", "failed"]).sum())
     return {
         "summary": frame_table(summary) if summary is not None else None,
-        "samples": frame_table(samples) if samples is not None else None,
+        "samples": frame_table(samples, max_rows=MAX_SAMPLE_ROWS, source="validation/samples.tsv")
+        if samples is not None
+        else None,
         "n_not_ok": failed,
         "lengths_given": (outdir / "validation" / "gene_lengths.tsv").is_file(),
     }
@@ -303,7 +314,9 @@ def _normalization(outdir: Path) -> dict:
     totals_table = None
     spread = []
     if totals is not None:
-        totals_table = frame_table(totals)
+        totals_table = frame_table(
+            totals, max_rows=MAX_SAMPLE_ROWS, source="normalized/sample_totals.tsv"
+        )
         for column in totals.columns[1:]:
             values = pd.to_numeric(totals[column], errors="coerce")
             mean = values.mean()
@@ -363,7 +376,11 @@ def _sample_qc(outdir: Path) -> dict:
         assoc_table = frame_table(wide.rename_axis("factor / R²"), index=True)
     flags = _read_tsv(qc_dir / "sample_flags.tsv")
     summary = _read_tsv(qc_dir / "sample_correlation_summary.tsv")
-    correlation_summary = frame_table(summary) if summary is not None and len(summary) else None
+    correlation_summary = (
+        frame_table(summary, max_rows=MAX_SAMPLE_ROWS, source="qc/sample_correlation_summary.tsv")
+        if summary is not None and len(summary)
+        else None
+    )
     return {
         "pca_png": _image(qc_dir / "plots" / "pca.png"),
         "scree_png": _image(qc_dir / "plots" / "scree.png"),
@@ -441,7 +458,13 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
                 "value."
             )
             entry["samples_title"] = "Size factors"
-            entry["samples"] = frame_table(size_factors) if size_factors is not None else None
+            entry["samples"] = (
+                frame_table(
+                    size_factors, max_rows=MAX_SAMPLE_ROWS, source="de/deseq2/size_factors.tsv"
+                )
+                if size_factors is not None
+                else None
+            )
         elif method == "edger_ql":
             samples = _read_tsv(de_dir / method / "samples.tsv")
             entry["fit_png"] = _image(de_dir / method / "plots" / "ql_dispersion.png")
@@ -450,7 +473,11 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
                 "squeezed towards the abundance trend (red), of the genes kept by filterByExpr."
             )
             entry["samples_title"] = "Library sizes and TMM factors (kept genes)"
-            entry["samples"] = frame_table(samples) if samples is not None else None
+            entry["samples"] = (
+                frame_table(samples, max_rows=MAX_SAMPLE_ROWS, source=f"de/{method}/samples.tsv")
+                if samples is not None
+                else None
+            )
         else:
             samples = _read_tsv(de_dir / method / "samples.tsv")
             entry["fit_png"] = _image(de_dir / method / "plots" / "voom_trend.png")
@@ -460,7 +487,11 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
                 "gives each observation its precision weight."
             )
             entry["samples_title"] = "Library sizes and TMM factors (kept genes)"
-            entry["samples"] = frame_table(samples) if samples is not None else None
+            entry["samples"] = (
+                frame_table(samples, max_rows=MAX_SAMPLE_ROWS, source=f"de/{method}/samples.tsv")
+                if samples is not None
+                else None
+            )
         methods.append(entry)
     agreement = _read_tsv(de_dir / "agreement.tsv")
     agreement_plots = [
@@ -520,7 +551,7 @@ def _explore(outdir: Path, config: dict) -> dict | None:
         "example_gene": genes[order[min(len(order) - 1, 100)]] if genes else "",
         "sizes": [
             {
-                "name": f"plotly.js {importlib.metadata.version('plotly')}",
+                "name": f"plotly.js (plotly {importlib.metadata.version('plotly')})",
                 "size": _megabytes(len(plotly_js)),
             },
             {

@@ -270,3 +270,12 @@ def test_format_number_is_consistent_for_totals() -> None:
     assert report.format_number(999_999.99999) == "1,000,000"
     assert report.format_number(13_320.4) == "13,320"
     assert report.format_number(2.5e9) == "2.500e+09"
+
+
+def test_long_per_sample_tables_show_their_first_rows_and_name_their_file() -> None:
+    frame = pd.DataFrame({"sample_id": [f"S{i}" for i in range(600)], "size_factor": 1.0})
+    table = report.frame_table(
+        frame, max_rows=report.MAX_SAMPLE_ROWS, source="de/deseq2/size_factors.tsv"
+    )
+    assert len(table.rows) == report.MAX_SAMPLE_ROWS
+    assert table.note == "Showing 500 of 600 rows; all of them are in de/deseq2/size_factors.tsv."
