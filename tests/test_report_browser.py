@@ -170,3 +170,36 @@ def test_a_gene_beyond_the_top_20_is_found_sorted_and_plotted(explore_report: Pa
         page.screenshot("report_explore", full_page=True)
         assert page.console_errors() == []
         assert page.requests() == []
+
+
+def test_genes_beyond_the_per_sample_budget_show_their_group_summaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At cohort scale a gene outside the best ones is drawn from its per-level box summary."""
+    from selenium.webdriver.common.by import By
+    from test_explore import CONTRAST, _tree
+
+    from dgeflow import explore
+
+    monkeypatch.setattr(explore, "PER_SAMPLE_VALUES", 80)  # 10 genes x 8 samples
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    _tree(outdir, n_genes=300, n_samples=8)
+    config = {"design": "~ condition", "contrasts": [CONTRAST], "de": {"alpha": 0.05}}
+    path = tmp_path / "report.html"
+    path.write_text(report.build_report(outdir, config), encoding="utf-8")
+    with open_report(path) as page:
+        page.wait_for("document.body.dataset.exploreReady === 'true'", timeout=30)
+        lookup = page.driver.find_element(By.ID, "gene-lookup")
+        lookup.send_keys("g250\n")
+        page.wait_for("document.querySelector('#count-title').textContent.startsWith('g250')")
+        boxes = page.wait_for("document.querySelectorAll('#count-plot .boxlayer .box').length")
+        assert boxes == 2  # reference and level
+        assert page.js("document.querySelectorAll('#count-plot .boxlayer .point').length") == 0
+        note = page.js("document.querySelector('#count-note').textContent")
+        assert "per-group distribution" in note
+        # the table followed the lookup
+        assert _table_rows(page)[0][0] == "g250"
+        page.screenshot("gene_count_summary")
+        assert page.console_errors() == []
+        assert page.requests() == []

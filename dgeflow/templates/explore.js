@@ -219,9 +219,12 @@ function drawResultPlots() {
   scatterPlot(ma, r, r.ma, maX(r), r.lfc, meanTitle, r.columns[1], "MA plot");
   scatterPlot(volcano, r, r.volcano, r.lfc, volcanoY(r), r.columns[1], `-log10 ${r.columns[2]}`, "Volcano plot");
   const note = document.getElementById("cloud-note");
-  note.textContent = r.ma.cloud_png
-    ? `The ${r.ma.cloud_n.toLocaleString("en-US")} non-significant genes are drawn as an image (no hover); search the table to find any of them.`
-    : "";
+  const zeros = r.p.filter((v) => v === 0).length;
+  note.textContent = (r.ma.cloud_png
+    ? `The ${r.ma.cloud_n.toLocaleString("en-US")} non-significant genes are drawn as an image (no hover); search the table to find any of them. `
+    : "") + (zeros
+    ? `${zeros.toLocaleString("en-US")} p-values are 0 (below double precision) and sit on the volcano's top edge.`
+    : "");
   drawPHistogram(r);
   drawFilterCurve(r);
   drawHeatmap(r);
@@ -411,8 +414,9 @@ function drawCooks() {
     type: "box", x: c.samples.map(esc), lowerfence: c.min, q1: c.q25, median: c.median, q3: c.q75,
     upperfence: c.max, marker: { color: "#4a6fa5" }, name: "log10 Cook's distance",
   }], {
-    title: { text: "Cook's distances per sample (log10; whiskers at min and max)", font: { size: 14 } },
-    yaxis: { title: { text: "log10 Cook's distance" } },
+    title: { text: "Cook's distances per sample (log10; whiskers at min and max, the axis cut below the lowest lower quartile): a sample with many large distances stands out", font: { size: 13 }, x: 0.01, xanchor: "left" },
+    // the axis starts just below the lowest lower quartile: the large distances are the story
+    yaxis: { title: { text: "log10 Cook's distance" }, range: [Math.min(...c.q25.filter((v) => v !== null)) - 1, Math.max(...c.max.filter((v) => v !== null)) + 0.5] },
     xaxis: { showticklabels: c.samples.length <= 80, tickfont: { size: 8 } },
     height: 340, margin: { l: 60, r: 20, t: 40, b: 80 },
   }, { responsive: true, displaylogo: false });
