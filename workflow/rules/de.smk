@@ -6,7 +6,13 @@ rule de_fit_deseq2:
         size_factors=out("de/deseq2/size_factors.tsv"),
         gene_fit=out("de/deseq2/gene_fit.tsv"),
         cooks_by_sample=out("de/deseq2/cooks_by_sample.tsv"),
-        dispersion_png=out("de/deseq2/plots/dispersion.png"),
+        dispersion_png=report(
+            out("de/deseq2/plots/dispersion.png"),
+            caption="../report/dispersion.rst",
+            category="4. Differential expression",
+            subcategory="Model fit",
+            labels={"method": "deseq2", "file": "dispersion estimates"},
+        ),
     log:
         log_path("de_fit/deseq2"),
     benchmark:
@@ -32,7 +38,13 @@ rule de_fit_edger_ql:
     output:
         model=out("de/edger_ql/model.pkl"),
         samples=out("de/edger_ql/samples.tsv"),
-        plot=out("de/edger_ql/plots/ql_dispersion.png"),
+        plot=report(
+            out("de/edger_ql/plots/ql_dispersion.png"),
+            caption="../report/ql_dispersion.rst",
+            category="4. Differential expression",
+            subcategory="Model fit",
+            labels={"method": "edger_ql", "file": "quasi-likelihood dispersions"},
+        ),
     log:
         log_path("de_fit/edger_ql"),
     benchmark:
@@ -59,7 +71,13 @@ rule de_fit_limma_voom:
     output:
         model=out("de/limma_voom/model.pkl"),
         samples=out("de/limma_voom/samples.tsv"),
-        plot=out("de/limma_voom/plots/voom_trend.png"),
+        plot=report(
+            out("de/limma_voom/plots/voom_trend.png"),
+            caption="../report/voom_trend.rst",
+            category="4. Differential expression",
+            subcategory="Model fit",
+            labels={"method": "limma_voom", "file": "voom mean-variance trend"},
+        ),
     log:
         log_path("de_fit/limma_voom"),
     benchmark:
@@ -87,9 +105,27 @@ rule de_results:
     input:
         unpack(de_results_inputs),
     output:
-        table=out("de/{de_method}/{contrast}.tsv"),
-        ma_png=out("de/{de_method}/plots/{contrast}_ma.png"),
-        volcano_png=out("de/{de_method}/plots/{contrast}_volcano.png"),
+        table=report(
+            out("de/{de_method}/{contrast}.tsv"),
+            caption="../report/de_table.rst",
+            category="4. Differential expression",
+            subcategory="{contrast}",
+            labels={"method": "{de_method}", "file": "results table"},
+        ),
+        ma_png=report(
+            out("de/{de_method}/plots/{contrast}_ma.png"),
+            caption="../report/ma.rst",
+            category="4. Differential expression",
+            subcategory="{contrast}",
+            labels={"method": "{de_method}", "file": "MA plot"},
+        ),
+        volcano_png=report(
+            out("de/{de_method}/plots/{contrast}_volcano.png"),
+            caption="../report/volcano.rst",
+            category="4. Differential expression",
+            subcategory="{contrast}",
+            labels={"method": "{de_method}", "file": "volcano plot"},
+        ),
     log:
         log_path("de_results/{de_method}/{contrast}"),
     benchmark:
@@ -113,9 +149,27 @@ rule de_results:
 # the same job for DESeq2, plus its independent-filtering curve (metadata(res)$filterNumRej)
 use rule de_results as de_results_deseq2 with:
     output:
-        table=out("de/{de_method}/{contrast}.tsv"),
-        ma_png=out("de/{de_method}/plots/{contrast}_ma.png"),
-        volcano_png=out("de/{de_method}/plots/{contrast}_volcano.png"),
+        table=report(
+            out("de/{de_method}/{contrast}.tsv"),
+            caption="../report/de_table.rst",
+            category="4. Differential expression",
+            subcategory="{contrast}",
+            labels={"method": "{de_method}", "file": "results table"},
+        ),
+        ma_png=report(
+            out("de/{de_method}/plots/{contrast}_ma.png"),
+            caption="../report/ma.rst",
+            category="4. Differential expression",
+            subcategory="{contrast}",
+            labels={"method": "{de_method}", "file": "MA plot"},
+        ),
+        volcano_png=report(
+            out("de/{de_method}/plots/{contrast}_volcano.png"),
+            caption="../report/volcano.rst",
+            category="4. Differential expression",
+            subcategory="{contrast}",
+            labels={"method": "{de_method}", "file": "volcano plot"},
+        ),
         filter_curve=out("de/{de_method}/{contrast}_filter_curve.tsv"),
     wildcard_constraints:
         de_method="deseq2",

@@ -23,7 +23,12 @@ rule sample_totals:
     input:
         [normalized(method) for method in METHODS],
     output:
-        totals=out("normalized/sample_totals.tsv"),
+        totals=report(
+            out("normalized/sample_totals.tsv"),
+            caption="../report/sample_totals.rst",
+            category="2. Normalization",
+            labels={"table": "sample totals per method"},
+        ),
         methods=out("normalized/methods.tsv"),
     log:
         log_path("sample_totals"),

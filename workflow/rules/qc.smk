@@ -28,7 +28,15 @@ rule sample_qc:
         samples=validated("samples"),
     output:
         **{table: out(f"qc/{table}.tsv") for table in QC_TABLES},
-        **{f"{plot}_png": out(f"qc/plots/{plot}.png") for plot in QC_PLOTS},
+        **{
+            f"{plot}_png": report(
+                out(f"qc/plots/{plot}.png"),
+                caption=f"../report/{plot}.rst",
+                category="3. Sample QC",
+                labels={"figure": plot.replace("_", " ")},
+            )
+            for plot in QC_PLOTS
+        },
         sample_correlation=out(f"qc/sample_correlation{MATRIX}"),
     log:
         log_path("sample_qc"),
@@ -52,7 +60,13 @@ rule gene_filter:
     input:
         tables=de_tables(["deseq2"]),
     output:
-        out("qc/gene_filter.tsv"),
+        report(
+            out("qc/gene_filter.tsv"),
+            caption="../report/gene_filter.rst",
+            category="4. Differential expression",
+            subcategory="Model fit",
+            labels={"method": "deseq2", "file": "gene filter categories"},
+        ),
     log:
         log_path("gene_filter"),
     conda:

@@ -2,7 +2,12 @@ rule report:
     input:
         [path for path in all_outputs() if not path.endswith("report.html")],
     output:
-        out("report.html"),
+        report(
+            out("report.html"),
+            caption="../report/dgeflow_report.rst",
+            category="1. Overview",
+            labels={"file": "dgeflow report"},
+        ),
     log:
         log_path("report"),
     conda:
