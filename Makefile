@@ -8,7 +8,7 @@ CORES ?= 2
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,slurm,cluster-generic]"
 	touch $(STAMP)
 
 demo: $(STAMP)
