@@ -179,11 +179,12 @@ def test_slurm_profile_matches_local(slurm, local_run, tmp_path):
     assert_same_tables(local_run, outdir)
 
 
-def test_slurm_scancel_then_resume(slurm, local_run, tmp_path):
+@pytest.mark.parametrize("profile", ["slurm", "cluster-generic"])
+def test_scancel_then_resume(slurm, local_run, tmp_path, profile):
     outdir, config = study(tmp_path, "scancel")
     # --retries 0: the profile's retries: 1 would resubmit the cancelled job within the same
     # run (with twice the mem_mb and runtime); without it the run stops and is resumed
-    cmd = ["--profile", "profiles/slurm", "--configfile", str(config), "--retries", "0"]
+    cmd = ["--profile", f"profiles/{profile}", "--configfile", str(config), "--retries", "0"]
     before = job_ids()
     t0 = time.monotonic()
     log = tmp_path / "first-run.log"
@@ -196,14 +197,16 @@ def test_slurm_scancel_then_resume(slurm, local_run, tmp_path):
         # cancel a running job after validate (so other jobs run beside it); if it finished
         # between squeue and scancel, try the next one
         while cancelled is None and proc.poll() is None and time.monotonic() - t0 < 900:
-            for jobid, comment in squeue("-t", "RUNNING", "-o", "%i|%k"):
-                if jobid in before or comment == "rule_validate":
+            for jobid, name, comment in squeue("-t", "RUNNING", "-o", "%i|%j|%k"):
+                # the slurm plugin puts the rule in the comment, cluster-generic in the name
+                rule = name.removeprefix("dgeflow-") if name.startswith("dgeflow-") else comment
+                if jobid in before or rule in ("rule_validate", "validate"):
                     continue
                 subprocess.run(["scancel", jobid], check=False, timeout=60)
                 time.sleep(1)
                 state = squeue("-t", "all", "-j", jobid, "-o", "%T")
                 if state and state[0][0] == "CANCELLED":
-                    cancelled = (jobid, comment)
+                    cancelled = (jobid, rule)
                     break
                 before.add(jobid)
             time.sleep(0.5)
@@ -218,10 +221,11 @@ def test_slurm_scancel_then_resume(slurm, local_run, tmp_path):
     )
     assert cancelled is not None, out[-4000:]
     # snakemake reports the cancelled job as failed, waits for the running ones and stops
-    assert rc != 0 and "CANCELLED" in out, out[-4000:]
+    base_rule = cancelled[1].removeprefix("rule_").split("_wildcards_")[0]
+    assert rc != 0 and f"Error in rule {base_rule}" in out, out[-4000:]
     scheduler_requests(before, "scancel first run")
     # the same command again resumes: the cancelled rule (and what depends on it) runs again
-    jobs = run_profile("slurm", config, "scancel rerun", *cmd[4:])
+    jobs = run_profile(profile, config, "scancel rerun", *cmd[4:])
     print(f"[scancel] total {time.monotonic() - t0:.0f} s")
     assert cancelled[1] in {j["rule"] for j in jobs}, jobs
     assert_same_tables(local_run, outdir)
