@@ -205,6 +205,11 @@ def scaling(
     Scaling
         Its :meth:`Scaling.apply` gives the normalized values.
     """
+    _check_method(method, lengths)
+    return _scaling_of_checked(_as_counts(counts), method, lengths)
+
+
+def _check_method(method: str, lengths) -> None:
     if method not in NORMALIZATION_METHODS:
         raise ValueError(
             f"unknown normalization method {method!r}; choose one of "
@@ -215,7 +220,10 @@ def scaling(
             f"normalization method {method!r} needs gene lengths (bp); provide a "
             "gene_lengths table or drop this method"
         )
-    counts = _as_counts(counts)
+
+
+def _scaling_of_checked(counts: pd.DataFrame, method: str, lengths) -> Scaling:
+    """:func:`scaling` of counts already checked by :func:`_as_counts`."""
     if method == "cpm":
         return _cpm_scaling(counts)
     if method == "tpm":
@@ -596,8 +604,9 @@ def normalize(
     pandas.DataFrame
         Normalized values, same labels as ``counts``.
     """
-    counts = _as_counts(counts)
-    return _scaled(counts, scaling(counts, method, lengths))
+    _check_method(method, lengths)
+    counts = _as_counts(counts)  # checked once, for the scaling and the values
+    return _scaled(counts, _scaling_of_checked(counts, method, lengths))
 
 
 def sample_totals(
