@@ -21,13 +21,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	$(VENV)/bin/snakefmt --check workflow
 	$(VENV)/bin/snakemake --lint --configfile config/config.yaml
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
-	$(VENV)/bin/snakefmt Snakefile workflow/rules
+	$(VENV)/bin/snakefmt workflow
 
 # PyDESeq2 needs pandas < 3 (through anndata): it gets its own venv, run as a separate process
 PYDESEQ2_VENV := .venv-pydeseq2

@@ -1,8 +1,9 @@
 """dgeflow used as a Snakemake module from another workflow, and its workflow-catalog metadata.
 
 A host project in a temporary directory (its own ``config/config.yaml``, its own data and
-a Snakefile that declares this repository's Snakefile as a module) runs with its own
-directory as the working directory, as after ``snakedeploy deploy-workflow``. That proves
+a Snakefile that declares this repository's ``workflow/Snakefile`` as a module, its rules
+prefixed) runs with its own directory as the working directory; so does a project written
+by the real ``snakedeploy deploy-workflow`` from the repository's files. That proves
 the workflow finds its own files (schema, rule files, scripts, conda envs) relative to
 itself, and the user's files (data, ``outdir``) relative to the host's working directory.
 """
@@ -20,6 +21,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+WORKFLOW_SNAKEFILE = REPO_ROOT / "workflow" / "Snakefile"
 CONTRAST = "treated_vs_control"
 
 HOST_SNAKEFILE = """\
@@ -40,21 +42,6 @@ rule all:
     default_target: True
     input:
         rules.dgeflow_all.input,
-"""
-
-# what snakedeploy writes (workflow/Snakefile, rules imported without a prefix)
-SNAKEDEPLOY_SNAKEFILE = """\
-configfile: "config/config.yaml"
-
-
-module dgeflow:
-    snakefile:
-        "{snakefile}"
-    config:
-        config
-
-
-use rule * from dgeflow
 """
 
 
@@ -92,7 +79,7 @@ def make_host(root: Path, snakefile_text: str) -> Path:
         shutil.copy(REPO_ROOT / "example" / name, root / "data" / name)
     config = study_config("data", "results/dgeflow")
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (root / "Snakefile").write_text(snakefile_text.format(snakefile=REPO_ROOT / "Snakefile"))
+    (root / "Snakefile").write_text(snakefile_text.format(snakefile=WORKFLOW_SNAKEFILE))
     return root
 
 
@@ -148,16 +135,117 @@ def test_module_run_writes_only_into_the_host_project(runs):
     assert not (runs["host"] / "config" / "schemas").exists()
 
 
+def tracked_tree(dest: Path) -> Path:
+    """The repository's tracked files as they are in the work tree (a stand-in for the
+    clone snakedeploy makes of a tag), without .venv, results or caches."""
+    names = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, names):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory, runs):
+    """A project written by the real ``snakedeploy deploy-workflow``, configured the way
+    its post-deploy message says (data paths edited in config/config.yaml), and run."""
+    if shutil.which("git") is None:
+        pytest.skip("git is needed to list the repository's files")
+    source = tracked_tree(tmp_path_factory.mktemp("source") / "dgeflow")
+    project = tmp_path_factory.mktemp("deployed") / "my-study"
+    proc = subprocess.run(
+        [
+            str(BIN / "snakedeploy"),
+            "deploy-workflow",
+            str(source),
+            str(project),
+            "--branch",
+            "main",
+            "--name",
+            "dgeflow",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    snakefile = project / "workflow" / "Snakefile"
+    written = snakefile.read_text()
+    # For a GitHub URL snakedeploy declares github("<owner>/dgeflow",
+    # path="workflow/Snakefile", tag=...), which Snakemake fetches. For a local source it
+    # writes the bare "workflow/Snakefile", which Snakemake would resolve against the
+    # project's own workflow/ folder, so the test points it at the source's file instead.
+    assert '"workflow/Snakefile"' in written, written
+    snakefile.write_text(written.replace('"workflow/Snakefile"', f'"{source}/workflow/Snakefile"'))
+
+    (project / "data").mkdir()
+    for name in ("counts.tsv", "samples.yaml", "gene_lengths.tsv"):
+        shutil.copy(REPO_ROOT / "example" / name, project / "data" / name)
+    config_file = project / "config" / "config.yaml"
+    copied_config = yaml.safe_load(config_file.read_text())
+    config = study_config("data", "results/dgeflow")
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = snakemake("--cores", "2", cwd=project)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return {
+        "project": project,
+        "snakefile": written,
+        "copied_config": copied_config,
+        "outdir": project / "results" / "dgeflow",
+        "log": run.stdout + run.stderr,
+    }
+
+
 @pytest.mark.workflow
-def test_snakedeploy_style_host_plans_the_whole_workflow(tmp_path):
-    # `use rule * from dgeflow` without a prefix, as snakedeploy writes it: the module's
-    # default target is the host's default target
-    host = make_host(tmp_path / "deployed", SNAKEDEPLOY_SNAKEFILE)
-    proc = snakemake("-n", "--cores", "2", cwd=host)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "de_fit_deseq2" in proc.stdout
-    assert "report" in proc.stdout
-    assert not (host / "results").exists()
+def test_snakedeploy_writes_the_module_declaration(deployed):
+    text = deployed["snakefile"]
+    assert "module dgeflow:" in text
+    assert "config:\n        config" in text
+    assert "use rule * from dgeflow" in text
+    # the catalog layout: snakedeploy found workflow/Snakefile (its fallback for a
+    # Snakefile at the root would declare "Snakefile" and warn)
+    assert '"workflow/Snakefile"' in text
+
+
+@pytest.mark.workflow
+def test_snakedeploy_copies_config_and_profiles(deployed):
+    project = deployed["project"]
+    for rel in (
+        "config/README.md",
+        "config/schemas/config.schema.yaml",
+        "profiles/default/config.yaml",
+        "profiles/slurm/config.yaml",
+        "profiles/cluster-generic/status.sh",
+    ):
+        assert (project / rel).is_file(), rel
+    # the copied config is the bundled example, the one README step 3 says to edit
+    example = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    assert deployed["copied_config"] == example
+
+
+@pytest.mark.workflow
+def test_snakedeploy_project_runs_to_the_plain_run_tables(deployed, runs):
+    # the project's copy of profiles/default is the workflow profile of its runs
+    assert "Using workflow specific profile profiles/default" in deployed["log"]
+    for rel in (
+        f"de/deseq2/{CONTRAST}.tsv",
+        "de/deseq2/size_factors.tsv",
+    ):
+        deployed_table = pd.read_csv(deployed["outdir"] / rel, sep="\t")
+        plain_table = pd.read_csv(runs["plain"] / rel, sep="\t")
+        pd.testing.assert_frame_equal(deployed_table, plain_table)
+    rel = "normalized/median_of_ratios.parquet"
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(deployed["outdir"] / rel), pd.read_parquet(runs["plain"] / rel)
+    )
+    assert (deployed["outdir"] / "report.html").stat().st_size > 0
 
 
 def test_workflow_catalog_metadata():

@@ -120,9 +120,10 @@ def test_every_report_output_names_an_existing_caption():
                 assert caption.resolve().parent == CAPTIONS, caption
                 used.add(caption.resolve().name)
     assert n_calls >= 10
-    description = re.search(r'^report:\s*"([^"]+)"', (REPO_ROOT / "Snakefile").read_text(), re.M)
-    assert description, "Snakefile has no report: directive"
-    assert (REPO_ROOT / description.group(1)).is_file()
+    snakefile = REPO_ROOT / "workflow" / "Snakefile"
+    description = re.search(r'^report:\s*"([^"]+)"', snakefile.read_text(), re.M)
+    assert description, "workflow/Snakefile has no report: directive"
+    assert (snakefile.parent / description.group(1)).is_file()
     used.add(Path(description.group(1)).name)
     # no caption left over that nothing uses
     assert used == {p.name for p in CAPTIONS.glob("*.rst")}

@@ -414,7 +414,7 @@ def test_snakemake_lint_is_clean():
 
 def test_snakefmt_check_is_clean():
     proc = subprocess.run(
-        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"],
+        [str(BIN / "snakefmt"), "--check", "workflow"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
