@@ -21,8 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from outputs import assert_same_tables
 from test_workflow import BIN, REPO_ROOT, example_config, run_snakemake, write_config
 
 SHARED_TOOLS = Path(os.environ.get("DGEFLOW_SHARED_TOOLS", REPO_ROOT.parent / "shared" / "tools"))
@@ -31,11 +31,6 @@ PLUGINS = {
     "slurm": "snakemake_executor_plugin_slurm",
     "cluster-generic": "snakemake_executor_plugin_cluster_generic",
 }
-# Compared with the local run: every table. Not compared: logs/ (timestamps, host paths),
-# benchmarks/ (timings), report.html (embeds run times and paths), de/*/model.pkl (pickle
-# bytes are not a stable format; its content is in the compared de/ tables), PNG plots.
-TABLE_GLOBS = ["validation/**/*", "normalized/**/*", "qc/*.tsv", "qc/*.parquet", "de/**/*.tsv"]
-
 pytestmark = [pytest.mark.cluster, pytest.mark.workflow]
 
 
@@ -116,28 +111,6 @@ def scheduler_requests(before: set[str], label: str) -> list[dict]:
         row = f"{j['id']:>5}  {j['rule']:<60} mem={j['mem']:<7} time={j['time']:<8}"
         print(f"  {row} {j['state']}")
     return jobs
-
-
-def table_files(outdir: Path) -> list[str]:
-    files = set()
-    for pattern in TABLE_GLOBS:
-        for path in outdir.glob(pattern):
-            if path.is_file() and path.suffix in (".tsv", ".parquet"):
-                files.add(str(path.relative_to(outdir)))
-    return sorted(files)
-
-
-def assert_same_tables(local: Path, other: Path) -> None:
-    expected = table_files(local)
-    assert len(expected) > 20, expected
-    assert table_files(other) == expected
-    for rel in expected:
-        if rel.endswith(".parquet"):
-            pd.testing.assert_frame_equal(
-                pd.read_parquet(other / rel), pd.read_parquet(local / rel), check_exact=True
-            )
-        else:
-            assert (other / rel).read_bytes() == (local / rel).read_bytes(), rel
 
 
 def study(tmp: Path, name: str) -> tuple[Path, Path]:
