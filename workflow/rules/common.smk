@@ -8,6 +8,23 @@ from dgeflow.io.matrix import matrix_suffix
 from dgeflow.quantifiers import detect_format
 from dgeflow.validate import contrast_name
 
+
+def dgeflow_pip_source(basedir) -> str:
+    """What envs/*.yaml pip-install as dgeflow (`--editable ${DGEFLOW_SOURCE}`): the source
+    the workflow folder `basedir` was read from, so that --sdm conda runs the dgeflow of the
+    rules it runs: the repository root for a path (a clone, or a module given by path), the
+    same repository at the same ref for gitfile(...), github(...) or gitlab(...) modules.
+    """
+    ref = getattr(basedir, "ref", None)
+    # gitfile(repo_path, path=..., tag=...)
+    if hasattr(basedir, "repo_path"):
+        return f"git+file://{os.path.abspath(basedir.repo_path)}@{ref}#egg=dgeflow"
+    # github(repo, path=..., tag=...), gitlab(...)
+    if hasattr(basedir, "repo") and hasattr(basedir, "host"):
+        return f"git+https://{basedir.host}/{basedir.repo}@{ref}#egg=dgeflow"
+    return os.path.dirname(os.path.abspath(os.fspath(basedir)))
+
+
 if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
     raise ValueError(
         "config key de.test is 'lrt' but de.reduced is not set: give the reduced design, "

@@ -1,0 +1,182 @@
+"""Where ``--sdm conda`` gets dgeflow from: the source the workflow itself was read from.
+
+envs/*.yaml install dgeflow with ``--editable ${DGEFLOW_SOURCE}``; the Snakefile sets
+DGEFLOW_SOURCE from ``workflow.current_basedir`` (``dgeflow_pip_source`` in
+workflow/rules/common.smk) and pip expands ``${VAR}`` in the requirements conda hands it.
+Tested here: the variable for a clone, a module given by path and a module given by
+``gitfile(..., tag=...)`` (Snakemake parsing each), the URL for ``github(...)`` (no GitHub
+is reachable here, so from the function itself), and pip installing dgeflow at the module's
+tag from the envs' own requirement line. conda itself is not run: no channel is reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+REQUIREMENT = "--editable ${DGEFLOW_SOURCE}"
+TAG = "v0.1.0-test"
+
+PARSE = """
+import os, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, ResourceSettings, StorageSettings
+os.environ.pop("DGEFLOW_SOURCE", None)
+with SnakemakeApi() as api:
+    workflow = api.workflow(
+        resource_settings=ResourceSettings(cores=1),
+        config_settings=ConfigSettings(),
+        storage_settings=StorageSettings(),
+        snakefile=Path(sys.argv[1]),
+        workdir=Path("."),
+    )
+    workflow._workflow.rules  # parses the Snakefile (no public call does only that)
+    print("DGEFLOW_SOURCE=" + os.environ["DGEFLOW_SOURCE"])
+"""
+
+HOST = """\
+configfile: "config/config.yaml"
+
+
+module dgeflow:
+    snakefile:
+        {declaration}
+    config:
+        config
+
+
+use rule * from dgeflow as dgeflow_*
+"""
+
+
+def pip_lines(env_file: Path) -> list[str]:
+    deps = yaml.safe_load(env_file.read_text())["dependencies"]
+    return next(dep["pip"] for dep in deps if isinstance(dep, dict) and "pip" in dep)
+
+
+def parsed_source(snakefile: Path, cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", PARSE, str(snakefile)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return re.search(r"^DGEFLOW_SOURCE=(.*)$", proc.stdout, re.M).group(1)
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def tagged_repo(tmp_path_factory) -> Path:
+    """The repository's work tree committed into a new git repository and tagged, as a
+    release would be (the work tree, so uncommitted changes are what is tested)."""
+    repo = tmp_path_factory.mktemp("release") / "dgeflow"
+    repo.mkdir()
+    names = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, names.split("\0")):
+        if (REPO_ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            (repo / name).write_bytes((REPO_ROOT / name).read_bytes())
+    git("init", "-q", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "release",
+        cwd=repo)  # fmt: skip
+    git("tag", TAG, cwd=repo)
+    return repo
+
+
+def make_host(root: Path, declaration: str) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "config.yaml").write_text(
+        (REPO_ROOT / "config" / "config.yaml").read_text()
+    )
+    (root / "Snakefile").write_text(HOST.format(declaration=declaration))
+    return root
+
+
+def test_every_env_installs_dgeflow_from_the_source_variable():
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    envs = sorted((REPO_ROOT / "envs").glob("*.yaml"))
+    assert len(envs) == 5
+    for env_file in envs:
+        assert pip_lines(env_file) == [REQUIREMENT], env_file.name
+        # the version in the file's text: a release changes the file's hash, which is how
+        # Snakemake decides to build a new environment
+        assert f"# dgeflow {version}:" in env_file.read_text(), env_file.name
+
+
+@pytest.mark.workflow
+def test_a_clone_installs_its_own_work_tree():
+    assert parsed_source(REPO_ROOT / "workflow" / "Snakefile", REPO_ROOT) == str(REPO_ROOT)
+
+
+@pytest.mark.workflow
+def test_a_module_given_by_path_installs_that_repository(tmp_path):
+    host = make_host(tmp_path / "host", f'"{REPO_ROOT / "workflow" / "Snakefile"}"')
+    assert parsed_source(host / "Snakefile", host) == str(REPO_ROOT)
+
+
+@pytest.mark.workflow
+def test_a_module_given_by_gitfile_installs_that_tag(tmp_path, tagged_repo):
+    host = make_host(
+        tmp_path / "host", f'gitfile("{tagged_repo}", path="workflow/Snakefile", tag="{TAG}")'
+    )
+    expected = f"git+file://{tagged_repo}@{TAG}#egg=dgeflow"
+    assert parsed_source(host / "Snakefile", host) == expected
+
+
+def test_a_github_module_installs_that_tag():
+    # the function as written in the rule file, called with what github(...) gives it
+    text = (REPO_ROOT / "workflow" / "rules" / "common.smk").read_text()
+    source = re.search(r"^def dgeflow_pip_source\(.*?(?=^\S)", text, re.M | re.S).group(0)
+    namespace: dict = {"os": os}
+    exec(source, namespace)
+    github = types.SimpleNamespace(repo="someone/dgeflow", host="github.com", ref="v0.1.0")
+    assert (
+        namespace["dgeflow_pip_source"](github)
+        == "git+https://github.com/someone/dgeflow@v0.1.0#egg=dgeflow"
+    )
+    gitlab = types.SimpleNamespace(repo="group/dgeflow", host="gitlab.com", ref="abc123")
+    assert namespace["dgeflow_pip_source"](gitlab).startswith("git+https://gitlab.com/group/")
+
+
+@pytest.mark.workflow
+def test_pip_installs_dgeflow_at_the_tag_from_the_env_line(tmp_path, tagged_repo):
+    # conda writes an env's pip list to a requirements file and runs pip on it
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("\n".join(pip_lines(REPO_ROOT / "envs" / "de.yaml")) + "\n")
+    source = f"git+file://{tagged_repo}@{TAG}#egg=dgeflow"
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [str(BIN / "pip"), "install", "--dry-run", "--no-deps", "--src", str(tmp_path / "src"),
+         "--report", str(report), "-r", str(requirements)],
+        env={**os.environ, "DGEFLOW_SOURCE": source},
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    installs = json.loads(report.read_text())["install"]
+    assert [item["metadata"]["name"] for item in installs] == ["dgeflow"]
+    assert installs[0]["download_info"]["dir_info"] == {"editable": True}
+    checkout = Path(installs[0]["download_info"]["url"].removeprefix("file://"))
+    assert git("rev-parse", "HEAD", cwd=checkout) == git("rev-parse", TAG, cwd=tagged_repo)
