@@ -1,12 +1,14 @@
 """Where ``--sdm conda`` gets dgeflow from: the source the workflow itself was read from.
 
-envs/*.yaml install dgeflow with ``--editable ${DGEFLOW_SOURCE}``; the Snakefile sets
+envs/*.yaml install dgeflow with the line ``${DGEFLOW_SOURCE}``; the Snakefile sets
 DGEFLOW_SOURCE from ``workflow.current_basedir`` (``dgeflow_pip_source`` in
 workflow/rules/common.smk) and pip expands ``${VAR}`` in the requirements conda hands it.
 Tested here: the variable for a clone, a module given by path and a module given by
-``gitfile(..., tag=...)`` (Snakemake parsing each), the URL for ``github(...)`` (no GitHub
-is reachable here, so from the function itself), and pip installing dgeflow at the module's
-tag from the envs' own requirement line. conda itself is not run: no channel is reachable.
+``gitfile(..., tag=...)`` (Snakemake parsing each); for ``github(...)``, ``gitlab(...)`` and
+a plain URL the function on Snakemake's own source objects (no GitHub is reachable here to
+parse one); and pip resolving the envs' own line to dgeflow at the module's tag, and to a
+checkout whose path has a space (``pip install --dry-run``: it checks out and builds the
+metadata, installs nothing). conda itself is not run: no channel is reachable.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
-import types
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-REQUIREMENT = "--editable ${DGEFLOW_SOURCE}"
+REQUIREMENT = "${DGEFLOW_SOURCE}"
 TAG = "v0.1.0-test"
 
 PARSE = """
@@ -128,13 +131,14 @@ def test_every_env_installs_dgeflow_from_the_source_variable():
 
 @pytest.mark.workflow
 def test_a_clone_installs_its_own_work_tree():
-    assert parsed_source(REPO_ROOT / "workflow" / "Snakefile", REPO_ROOT) == str(REPO_ROOT)
+    expected = f"--editable {REPO_ROOT}"
+    assert parsed_source(REPO_ROOT / "workflow" / "Snakefile", REPO_ROOT) == expected
 
 
 @pytest.mark.workflow
 def test_a_module_given_by_path_installs_that_repository(tmp_path):
     host = make_host(tmp_path / "host", f'"{REPO_ROOT / "workflow" / "Snakefile"}"')
-    assert parsed_source(host / "Snakefile", host) == str(REPO_ROOT)
+    assert parsed_source(host / "Snakefile", host) == f"--editable {REPO_ROOT}"
 
 
 @pytest.mark.workflow
@@ -146,27 +150,43 @@ def test_a_module_given_by_gitfile_installs_that_tag(tmp_path, tagged_repo):
     assert parsed_source(host / "Snakefile", host) == expected
 
 
-def test_a_github_module_installs_that_tag():
-    # the function as written in the rule file, called with what github(...) gives it
+def rule_file_function():
+    """dgeflow_pip_source as written in the rule file (which only Snakemake can include)."""
     text = (REPO_ROOT / "workflow" / "rules" / "common.smk").read_text()
     source = re.search(r"^def dgeflow_pip_source\(.*?(?=^\S)", text, re.M | re.S).group(0)
-    namespace: dict = {"os": os}
+    namespace: dict = {"os": os, "shlex": shlex}
     exec(source, namespace)
-    github = types.SimpleNamespace(repo="someone/dgeflow", host="github.com", ref="v0.1.0")
+    return namespace["dgeflow_pip_source"]
+
+
+def test_hosted_and_url_modules():
+    from snakemake import sourcecache
+
+    pip_source = rule_file_function()
+    github = sourcecache.GithubFile(
+        repo="someone/dgeflow", path="workflow/Snakefile", tag="v0.1.0"
+    )
     assert (
-        namespace["dgeflow_pip_source"](github)
+        pip_source(github.get_basedir())
         == "git+https://github.com/someone/dgeflow@v0.1.0#egg=dgeflow"
     )
-    gitlab = types.SimpleNamespace(repo="group/dgeflow", host="gitlab.com", ref="abc123")
-    assert namespace["dgeflow_pip_source"](gitlab).startswith("git+https://gitlab.com/group/")
+    gitlab = sourcecache.GitlabFile(repo="group/dgeflow", path="workflow/Snakefile", commit="ab12")
+    assert (
+        pip_source(gitlab.get_basedir()) == "git+https://gitlab.com/group/dgeflow@ab12#egg=dgeflow"
+    )
+    # a plain URL: nothing pip could install (the Snakefile warns and sets nothing)
+    url = sourcecache.GenericSourceFile("https://example.org/dgeflow/workflow/Snakefile")
+    assert pip_source(url.get_basedir()) is None
+    # a path with a space is quoted for pip's shlex split of the line's options
+    local = sourcecache.LocalSourceFile("/data/my projects/dgeflow/workflow/Snakefile")
+    assert pip_source(local.get_basedir()) == "--editable '/data/my projects/dgeflow'"
 
 
-@pytest.mark.workflow
-def test_pip_installs_dgeflow_at_the_tag_from_the_env_line(tmp_path, tagged_repo):
-    # conda writes an env's pip list to a requirements file and runs pip on it
+def pip_dry_run(tmp_path: Path, source: str) -> list[dict]:
+    """What pip would install from the envs' own pip line with DGEFLOW_SOURCE=source."""
     requirements = tmp_path / "requirements.txt"
+    # conda writes an env's pip list to a requirements file and runs pip on it
     requirements.write_text("\n".join(pip_lines(REPO_ROOT / "envs" / "de.yaml")) + "\n")
-    source = f"git+file://{tagged_repo}@{TAG}#egg=dgeflow"
     report = tmp_path / "report.json"
     proc = subprocess.run(
         [str(BIN / "pip"), "install", "--dry-run", "--no-deps", "--src", str(tmp_path / "src"),
@@ -175,8 +195,32 @@ def test_pip_installs_dgeflow_at_the_tag_from_the_env_line(tmp_path, tagged_repo
         capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    installs = json.loads(report.read_text())["install"]
+    return json.loads(report.read_text())["install"]
+
+
+@pytest.mark.workflow
+def test_pip_installs_dgeflow_at_the_tag_from_the_env_line(tmp_path, tagged_repo):
+    installs = pip_dry_run(tmp_path, f"git+file://{tagged_repo}@{TAG}#egg=dgeflow")
+    assert [item["metadata"]["name"] for item in installs] == ["dgeflow"]
+    # not editable: a git requirement is installed from pip's own clone at the tag
+    info = installs[0]["download_info"]
+    assert info["url"] == f"file://{tagged_repo}"
+    assert info["vcs_info"]["commit_id"] == git("rev-parse", TAG, cwd=tagged_repo)
+    assert info["vcs_info"].get("requested_revision") == TAG
+
+
+@pytest.mark.workflow
+def test_pip_installs_a_path_with_a_space_editable(tmp_path, tagged_repo):
+    spaced = tmp_path / "my projects" / "dgeflow"
+    spaced.parent.mkdir()
+    shutil.copytree(tagged_repo, spaced)
+    pip_source = rule_file_function()
+    from snakemake import sourcecache
+
+    source = pip_source(
+        sourcecache.LocalSourceFile(str(spaced / "workflow" / "Snakefile")).get_basedir()
+    )
+    installs = pip_dry_run(tmp_path, source)
     assert [item["metadata"]["name"] for item in installs] == ["dgeflow"]
     assert installs[0]["download_info"]["dir_info"] == {"editable": True}
-    checkout = Path(installs[0]["download_info"]["url"].removeprefix("file://"))
-    assert git("rev-parse", "HEAD", cwd=checkout) == git("rev-parse", TAG, cwd=tagged_repo)
+    assert installs[0]["download_info"]["url"] == spaced.as_uri()

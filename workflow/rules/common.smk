@@ -2,6 +2,7 @@
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 from dgeflow.io.matrix import matrix_suffix
@@ -9,11 +10,13 @@ from dgeflow.quantifiers import detect_format
 from dgeflow.validate import contrast_name
 
 
-def dgeflow_pip_source(basedir) -> str:
-    """What envs/*.yaml pip-install as dgeflow (`--editable ${DGEFLOW_SOURCE}`): the source
-    the workflow folder `basedir` was read from, so that --sdm conda runs the dgeflow of the
-    rules it runs: the repository root for a path (a clone, or a module given by path), the
-    same repository at the same ref for gitfile(...), github(...) or gitlab(...) modules.
+def dgeflow_pip_source(basedir) -> str | None:
+    """The pip requirement envs/*.yaml install dgeflow from (their line `${DGEFLOW_SOURCE}`):
+    the source the workflow folder `basedir` was read from, so that --sdm conda runs the
+    dgeflow of the rules it runs. A path (a clone, or a module given by path) installs that
+    repository editable; gitfile(...), github(...) and gitlab(...) modules install the same
+    repository at the same ref (not editable: pip would share one checkout between envs).
+    None for a source pip cannot install from (a module given by a plain URL).
     """
     ref = getattr(basedir, "ref", None)
     # gitfile(repo_path, path=..., tag=...)
@@ -22,7 +25,11 @@ def dgeflow_pip_source(basedir) -> str:
     # github(repo, path=..., tag=...), gitlab(...)
     if hasattr(basedir, "repo") and hasattr(basedir, "host"):
         return f"git+https://{basedir.host}/{basedir.repo}@{ref}#egg=dgeflow"
-    return os.path.dirname(os.path.abspath(os.fspath(basedir)))
+    if hasattr(basedir, "__fspath__"):
+        # pip splits a requirement line's options with shlex: quote spaces in the path
+        root = os.path.dirname(os.path.abspath(os.fspath(basedir)))
+        return f"--editable {shlex.quote(root)}"
+    return None
 
 
 if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
