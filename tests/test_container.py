@@ -19,7 +19,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 import tomllib
 from pathlib import Path
@@ -28,6 +27,7 @@ import pytest
 import yaml
 from outputs import assert_same_tables
 from test_workflow import BIN, REPO_ROOT, example_config, run_snakemake, write_config
+from workflow_source import parse_workflow
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s=]+)$")
@@ -207,36 +207,13 @@ def test_dockerignore_keeps_the_build_context_small():
 
 def test_container_key_puts_the_image_on_every_rule():
     # Snakemake's API reads the workflow as `snakemake --sdm apptainer` would, without
-    # needing apptainer; the rules' images are the parsed workflow's (a private attribute:
-    # Snakemake has no public accessor for them).
-    script = """
-import json, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, ResourceSettings, StorageSettings
-with SnakemakeApi() as api:
-    workflow = api.workflow(
-        resource_settings=ResourceSettings(cores=1),
-        config_settings=ConfigSettings(config=json.loads(sys.argv[1])),
-        storage_settings=StorageSettings(),
-        snakefile=Path("workflow/Snakefile"),
-        workdir=Path("."),
-    )
-    print(json.dumps({r.name: r.container_img for r in workflow._workflow.rules}))
-"""
+    # needing apptainer
     uri = "docker://registry.example.org/dgeflow:0.1.0"
-    images = {}
-    for value in (uri, None):
-        proc = subprocess.run(
-            [sys.executable, "-c", script, json.dumps({"container": value})],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        images[value] = json.loads(proc.stdout.strip().splitlines()[-1])
+    snakefile = REPO_ROOT / "workflow" / "Snakefile"
+    images = {
+        value: parse_workflow(snakefile, REPO_ROOT, {"container": value})["images"]
+        for value in (uri, None)
+    }
     assert len(images[uri]) > 10
     assert set(images[uri].values()) == {uri}
     assert set(images[None].values()) == {None}

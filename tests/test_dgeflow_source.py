@@ -25,29 +25,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_source import REPO_ROOT, copy_tracked_files, parse_workflow
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REQUIREMENT = "${DGEFLOW_SOURCE}"
 TAG = "v0.1.0-test"
-
-PARSE = """
-import os, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, ResourceSettings, StorageSettings
-os.environ.pop("DGEFLOW_SOURCE", None)
-with SnakemakeApi() as api:
-    workflow = api.workflow(
-        resource_settings=ResourceSettings(cores=1),
-        config_settings=ConfigSettings(),
-        storage_settings=StorageSettings(),
-        snakefile=Path(sys.argv[1]),
-        workdir=Path("."),
-    )
-    workflow._workflow.rules  # parses the Snakefile (no public call does only that)
-    print("DGEFLOW_SOURCE=" + os.environ["DGEFLOW_SOURCE"])
-"""
 
 HOST = """\
 configfile: "config/config.yaml"
@@ -70,16 +52,7 @@ def pip_lines(env_file: Path) -> list[str]:
 
 
 def parsed_source(snakefile: Path, cwd: Path) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-c", PARSE, str(snakefile)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return re.search(r"^DGEFLOW_SOURCE=(.*)$", proc.stdout, re.M).group(1)
+    return parse_workflow(snakefile, cwd)["env"]["DGEFLOW_SOURCE"]
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -92,15 +65,7 @@ def git(*args: str, cwd: Path) -> str:
 def tagged_repo(tmp_path_factory) -> Path:
     """The repository's work tree committed into a new git repository and tagged, as a
     release would be (the work tree, so uncommitted changes are what is tested)."""
-    repo = tmp_path_factory.mktemp("release") / "dgeflow"
-    repo.mkdir()
-    names = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True
-    ).stdout.decode()
-    for name in filter(None, names.split("\0")):
-        if (REPO_ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            (repo / name).write_bytes((REPO_ROOT / name).read_bytes())
+    repo = copy_tracked_files(tmp_path_factory.mktemp("release") / "dgeflow")
     git("init", "-q", cwd=repo)
     git("add", "-A", cwd=repo)
     git("-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "release",

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from workflow_source import copy_tracked_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -135,29 +136,13 @@ def test_module_run_writes_only_into_the_host_project(runs):
     assert not (runs["host"] / "config" / "schemas").exists()
 
 
-def tracked_tree(dest: Path) -> Path:
-    """The repository's tracked files as they are in the work tree (a stand-in for the
-    clone snakedeploy makes of a tag), without .venv, results or caches."""
-    names = (
-        subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True)
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, names):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory, runs):
     """A project written by the real ``snakedeploy deploy-workflow``, configured the way
     its post-deploy message says (data paths edited in config/config.yaml), and run."""
     if shutil.which("git") is None:
         pytest.skip("git is needed to list the repository's files")
-    source = tracked_tree(tmp_path_factory.mktemp("source") / "dgeflow")
+    source = copy_tracked_files(tmp_path_factory.mktemp("source") / "dgeflow")
     project = tmp_path_factory.mktemp("deployed") / "my-study"
     proc = subprocess.run(
         [
