@@ -8,13 +8,14 @@ DESeq2 (Love, Huber & Anders 2014), edgeR quasi-likelihood (Lund et al. 2012) an
     voom = dgeflow.fit(counts, samples, "~ sex + strain + treatment", method="limma_voom")
 """
 
-from dgeflow.api import METHODS, filter_by_expr, fit
-from dgeflow.deseq2.model import DESeqFit, load_fit, rlog, vst
-from dgeflow.deseq2.size_factors import size_factors
+from dgeflow.api import METHODS, filter_by_expr, fit, load_fit
+from dgeflow.deseq2.model import DESeqFit, rlog, vst
 from dgeflow.edger.model import QLFit
 from dgeflow.formula import FormulaError, design_matrix, parse_formula
-from dgeflow.io.tximport import TxImport, tximport
+from dgeflow.io.tximport import tximport
 from dgeflow.limma.model import VoomFit
+from dgeflow.normalize.size_factors import size_factors
+from dgeflow.normalize.tx_lengths import TxImport
 
 __version__ = "0.1.0"
 __all__ = [

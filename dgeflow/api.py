@@ -8,13 +8,15 @@ from typing import Any
 import pandas as pd
 
 from dgeflow.deseq2.model import DESeqFit
-from dgeflow.deseq2.model import fit as fit_deseq2
-from dgeflow.edger.filter_by_expr import filter_by_expr_mask
-from dgeflow.edger.model import QLFit, fit_edger_ql
+from dgeflow.edger.model import QLFit
 from dgeflow.formula import design_matrix, parse_formula
-from dgeflow.limma.model import VoomFit, fit_voom
+from dgeflow.limma.model import VoomFit
+from dgeflow.methods import METHOD_NAMES as METHODS
+from dgeflow.methods import load_fit
+from dgeflow.methods import method as registered_method
+from dgeflow.stats.filter_by_expr import filter_by_expr_mask
 
-METHODS = ("deseq2", "edger_ql", "limma_voom")
+__all__ = ["METHODS", "filter_by_expr", "fit", "load_fit"]
 
 
 def fit(
@@ -42,13 +44,7 @@ def fit(
         Passed to the method's fit, e.g. ``reference_levels``, ``test``/``reduced`` (DESeq2),
         ``filter_by_expr`` and ``robust`` (edgeR QL), ``filter_by_expr`` (limma-voom).
     """
-    if method == "deseq2":
-        return fit_deseq2(counts, samples, design, **options)
-    if method == "edger_ql":
-        return fit_edger_ql(counts, samples, design, **options)
-    if method == "limma_voom":
-        return fit_voom(counts, samples, design, **options)
-    raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return registered_method(method).fit(counts, samples, design, **options)
 
 
 def filter_by_expr(

@@ -3,6 +3,8 @@ resolved to a vector over the design's coefficients (shared by every DE engine).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -84,3 +86,15 @@ def reference_levels(contrasts: list[dict]) -> dict[str, str]:
     for contrast in contrasts:
         levels.setdefault(str(contrast["factor"]), str(contrast["reference"]))
     return levels
+
+
+def contrast_name(contrast: Mapping[str, object]) -> str:
+    """File-safe name of a contrast: its ``name`` or ``{factor}_{level}_vs_{reference}``.
+
+    Characters outside letters, digits, ``_``, ``.`` and ``-`` in a derived name become ``_``.
+    """
+    name = contrast.get("name")
+    if name:
+        return str(name)
+    derived = f"{contrast.get('factor')}_{contrast.get('level')}_vs_{contrast.get('reference')}"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", derived)

@@ -3,7 +3,6 @@ library sizes, contrasts over the design, and saving."""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +10,16 @@ import numpy as np
 import pandas as pd
 
 from dgeflow.contrasts import contrast_vector
-from dgeflow.edger.filter_by_expr import filter_by_expr_mask
+from dgeflow.fit_file import write_fit
 from dgeflow.formula import DesignMatrix
 from dgeflow.normalize import tmm_factors
+from dgeflow.stats.filter_by_expr import filter_by_expr_mask
 
 
 class FilteredFit:
     """Base of :class:`dgeflow.edger.model.QLFit` and :class:`dgeflow.limma.model.VoomFit`."""
+
+    method: str  # the registry name of the engine (dgeflow.methods)
 
     def __init__(
         self,
@@ -50,8 +52,7 @@ class FilteredFit:
 
     def save(self, path: str | Path) -> None:
         """Pickle the fit (read back with :func:`dgeflow.load_fit`)."""
-        with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        write_fit(path, self.method, self)
 
     @property
     def sample_table(self) -> pd.DataFrame:

@@ -6,9 +6,9 @@ from itertools import product
 
 import pandas as pd
 
-from dgeflow import plots
 from dgeflow.agreement import agreement_table, lfc_scatter
 from dgeflow.io import log_to_file, read_table
+from dgeflow.report import plots
 
 log_to_file(snakemake.log[0])
 

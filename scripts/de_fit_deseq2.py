@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 
 import dgeflow
-from dgeflow import contrasts, plots
+from dgeflow import contrasts
 from dgeflow.deseq2.filtering import prefilter_counts
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.io.matrix import read_matrix
-from dgeflow.io.tximport import deseq2_normalization_factors
+from dgeflow.normalize.tx_lengths import deseq2_normalization_factors
+from dgeflow.report import plots
 from dgeflow.threads import limit_threads
 
 log_to_file(snakemake.log[0])

@@ -6,9 +6,10 @@ import logging
 import numpy as np
 
 import dgeflow
-from dgeflow import contrasts, plots
+from dgeflow import contrasts
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.io.matrix import read_matrix
+from dgeflow.report import plots
 from dgeflow.threads import limit_threads
 
 log_to_file(snakemake.log[0])

@@ -6,10 +6,10 @@ import logging
 import pandas as pd
 
 import dgeflow
-from dgeflow import plots
 from dgeflow.agreement import RESULT_COLUMNS
 from dgeflow.deseq2.filtering import FILTER_CURVE_COLUMNS, filter_curve
 from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.report import plots
 
 log_to_file(snakemake.log[0])
 

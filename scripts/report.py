@@ -3,7 +3,7 @@
 import logging
 
 from dgeflow.io import log_to_file
-from dgeflow.report import build_report
+from dgeflow.report.build import build_report
 
 log_to_file(snakemake.log[0])
 

@@ -5,10 +5,11 @@ import logging
 
 import pandas as pd
 
-from dgeflow import plots, qc
+from dgeflow import qc
 from dgeflow.contrasts import reference_levels
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.io.matrix import read_matrix, write_matrix
+from dgeflow.report import plots
 
 log_to_file(snakemake.log[0])
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from dgeflow.edger.dispersion import estimate_dispersions
-from dgeflow.edger.filter_by_expr import filter_by_expr_mask
 from dgeflow.edger.glm import ave_log_cpm, one_group_beta
 from dgeflow.formula import design_matrix, parse_formula
 from dgeflow.normalize import tmm_factors
+from dgeflow.stats.filter_by_expr import filter_by_expr_mask
 
 REF = Path(__file__).parent / "data" / "r_reference" / "edger"
 

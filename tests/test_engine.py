@@ -15,7 +15,7 @@ from dgeflow.formula import (
     parse_formula,
 )
 from dgeflow.io.matrix import write_matrix
-from dgeflow.multiple_testing import bh_adjust
+from dgeflow.stats.multiple_testing import bh_adjust
 
 
 @pytest.fixture(scope="module")

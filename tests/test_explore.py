@@ -1,4 +1,4 @@
-"""Tests of dgeflow.explore: the data behind the report's interactive part."""
+"""Tests of dgeflow.report.explore: the data behind the report's interactive part."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgeflow import explore
 from dgeflow.io.matrix import write_matrix
-from dgeflow.methods_text import methods_paragraph
+from dgeflow.report import explore
+from dgeflow.report.methods_text import methods_paragraph
 
 CONTRAST = {"name": "t_vs_c", "factor": "condition", "level": "t", "reference": "c"}
 
@@ -79,7 +79,7 @@ def test_document_aligns_every_result_column_to_the_genes(tmp_path: Path) -> Non
     assert counts["per_sample_genes"] == list(range(len(genes)))
     assert counts["summaries"] == {}
     raw = pd.read_parquet(tmp_path / "validation" / "counts.parquet").set_index("gene_id")
-    from dgeflow.deseq2.size_factors import size_factors
+    from dgeflow.normalize.size_factors import size_factors
 
     expected = np.log2(raw.to_numpy() / size_factors(raw.to_numpy()) + 0.5) * explore.COUNT_SCALE
     np.testing.assert_array_equal(np.array(counts["per_sample"]), np.rint(expected))

@@ -1,4 +1,5 @@
-"""dgeflow.lowess against R's lowess (R 4.2.2), references made by tests/r/make_hard_references.R:
+"""dgeflow.stats.lowess against R's lowess (R 4.2.2), references made by
+tests/r/make_hard_references.R:
 random curves with ties, flat stretches, exact fits and DESeq2-like rejection curves, for several
 spans, robustness iterations and deltas."""
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgeflow.lowess import lowess
+from dgeflow.stats.lowess import lowess
 
 CASES = Path(__file__).parent / "data" / "r_reference" / "hard" / "lowess_cases.csv.gz"
 

@@ -204,7 +204,7 @@ def test_rank_trim_equals_average_ranks_with_ties():
     """TMM's trim by partial sort keeps exactly the values whose average rank is in range."""
     from scipy.stats import rankdata
 
-    from dgeflow.normalize import _ranks_within
+    from dgeflow.normalize.tmm import _ranks_within
 
     rng = np.random.default_rng(3)
     for n in (1, 2, 5, 17, 200):

@@ -20,7 +20,7 @@ from parity import assert_pvalues_close
 
 import dgeflow
 from dgeflow.deseq2 import filtering
-from dgeflow.lowess import lowess
+from dgeflow.stats.lowess import lowess
 
 HARD = Path(__file__).parent / "data" / "r_reference" / "hard"
 

@@ -264,7 +264,7 @@ def test_correlation_summary_names_each_samples_closest_and_worst() -> None:
 
 
 def test_correlation_heatmap_of_thousands_of_samples_is_one_ordered_image(tmp_path) -> None:
-    from dgeflow import plots
+    from dgeflow.report import plots
 
     n = plots.MAX_CLUSTERMAP_SAMPLES + 200
     rng = np.random.default_rng(3)

@@ -1,4 +1,4 @@
-"""Counts as quantifiers write them (dgeflow.quantifiers) and their validation: a featureCounts
+"""Counts as quantifiers write them (dgeflow.io.quantifiers) and their validation: a featureCounts
 output made by the real featureCounts 2.0.3 (tests/data/quantifiers/make_featurecounts.sh),
 an nf-core/rnaseq merged table and HTSeq-count files."""
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dgeflow.io import TableFormatError
-from dgeflow.quantifiers import (
+from dgeflow.io.quantifiers import (
     detect_format,
     match_names,
     read_count_input,

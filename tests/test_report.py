@@ -1,4 +1,4 @@
-"""Tests of dgeflow.report on a small fake workflow output tree."""
+"""Tests of dgeflow.report.build on a small fake workflow output tree."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from dgeflow import qc, report  # noqa: E402
+from dgeflow import qc  # noqa: E402
 from dgeflow.io.matrix import write_matrix
+from dgeflow.report import build as report
 
 EVIL_SAMPLE = "<script>alert(1)</script>"
 EVIL_GENE = "A&B<1>"

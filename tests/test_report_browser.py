@@ -9,8 +9,8 @@ import pytest
 from browser import open_report
 from test_report import CONFIG, _fake_tree
 
-from dgeflow import report
 from dgeflow.io.matrix import write_matrix
+from dgeflow.report import build as report
 
 pytestmark = pytest.mark.browser
 
@@ -179,7 +179,7 @@ def test_genes_beyond_the_per_sample_budget_show_their_group_summaries(
     from selenium.webdriver.common.by import By
     from test_explore import CONTRAST, _tree
 
-    from dgeflow import explore
+    from dgeflow.report import explore
 
     monkeypatch.setattr(explore, "PER_SAMPLE_VALUES", 80)  # 10 genes x 8 samples
     outdir = tmp_path / "out"

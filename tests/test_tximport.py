@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import dgeflow
-from dgeflow.annotation import gene_lengths, gene_table, read_gtf
 from dgeflow.io import TableFormatError, read_tx2gene
-from dgeflow.io.tximport import deseq2_normalization_factors
+from dgeflow.io.annotation import gene_lengths, gene_table, read_gtf
+from dgeflow.normalize.tx_lengths import deseq2_normalization_factors
 
 QUANT = Path(__file__).parent / "data" / "quantifiers"
 
@@ -106,7 +106,7 @@ def test_deseq2_from_salmon_equals_deseqdatasetfromtximport(geuvadis):
 
 
 def test_annotation_table_and_gtf(tmp_path):
-    from dgeflow.annotation import read_annotation
+    from dgeflow.io.annotation import read_annotation
 
     table, lengths = read_annotation(QUANT / "genes.gtf")
     assert table.loc["geneC", "gene_name"] == "GAMMA" and lengths["geneB"] == 250.0

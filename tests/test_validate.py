@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dgeflow.validate import InputError, check_inputs, contrast_name, validate_inputs
+from dgeflow.contrasts import contrast_name
+from dgeflow.validate import InputError, check_inputs, validate_inputs
 
 SAMPLES = ["A1", "A2", "A3", "B1", "B2", "B3"]
 CONTRAST = {"factor": "condition", "level": "treated", "reference": "control"}

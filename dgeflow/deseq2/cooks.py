@@ -8,7 +8,7 @@ import numpy as np
 from scipy.stats import f as f_dist
 
 from dgeflow import threads
-from dgeflow.rstats import trimmed_mean
+from dgeflow.stats.summaries import trimmed_mean
 
 
 def design_cells(x: np.ndarray) -> np.ndarray:

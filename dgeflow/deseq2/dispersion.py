@@ -12,7 +12,7 @@ import numpy as np
 
 from dgeflow import threads
 from dgeflow.deseq2.glm import fitted_means
-from dgeflow.nb import CrossProducts, DispersionPosterior, log_posterior
+from dgeflow.stats.nb import CrossProducts, DispersionPosterior, log_posterior
 
 MIN_DISP = 1e-8
 KAPPA_0 = 1.0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dgeflow.lowess import lowess
-from dgeflow.multiple_testing import bh_adjust
+from dgeflow.stats.lowess import lowess
+from dgeflow.stats.multiple_testing import bh_adjust
 
 
 def r_quantile(x: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from dgeflow import threads
-from dgeflow.nb import (
+from dgeflow.stats.nb import (
     CrossProducts,
     nb_deviance,
     nb_loglik_constant,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,9 @@ from dgeflow.deseq2.dispersion import (
 from dgeflow.deseq2.glm import GLMFit, fit_nb_glm
 from dgeflow.deseq2.hypothesis import lrt_test, wald_test
 from dgeflow.deseq2.rlog import rlog_from_trend
-from dgeflow.deseq2.size_factors import size_factors as estimate_size_factors
 from dgeflow.deseq2.trend import DispersionTrend, dispersion_prior_variance, fit_dispersion_trend
 from dgeflow.deseq2.vst import vst_from_trend
+from dgeflow.fit_file import write_fit
 from dgeflow.formula import (
     DesignMatrix,
     FormulaError,
@@ -37,9 +37,10 @@ from dgeflow.formula import (
     fitted_design,
     parse_formula,
 )
-from dgeflow.io.tximport import TxImport, deseq2_normalization_factors
-from dgeflow.multiple_testing import bh_adjust
-from dgeflow.nb import nb_deviance
+from dgeflow.normalize.size_factors import size_factors as estimate_size_factors
+from dgeflow.normalize.tx_lengths import TxImport, deseq2_normalization_factors
+from dgeflow.stats.multiple_testing import bh_adjust
+from dgeflow.stats.nb import nb_deviance
 from dgeflow.threads import chunk_slices
 
 LOG2 = np.log(2.0)
@@ -85,6 +86,8 @@ class DESeqFit:
     Create it with :func:`fit`. Attributes are pandas objects indexed by gene or sample id.
     """
 
+    method = "deseq2"
+
     def __init__(
         self,
         counts: pd.DataFrame,
@@ -101,6 +104,8 @@ class DESeqFit:
     ):
         self._counts = counts
         self._counts_source: str | None = None
+        # reads a counts file back (set by dgeflow.methods.load_fit for a fit saved without them)
+        self.counts_loader: Callable[[str], pd.DataFrame] | None = None
         self.gene_ids = counts.index
         self.sample_ids = counts.columns
         self.samples = samples
@@ -120,11 +125,12 @@ class DESeqFit:
         """The raw counts of the fit (read back from its counts file for a fit saved without
         them, see :meth:`save`)."""
         if self._counts is None:
-            if self._counts_source is None:
-                raise ValueError("this fit was saved without its counts and without a counts file")
-            from dgeflow.io.matrix import read_matrix
-
-            counts = read_matrix(self._counts_source)
+            if self._counts_source is None or self.counts_loader is None:
+                raise ValueError(
+                    "this fit was saved without its counts: load it with dgeflow.load_fit, "
+                    "which reads them back from its counts file"
+                )
+            counts = self.counts_loader(self._counts_source)
             self._counts = counts.loc[self.gene_ids, self.sample_ids]
         return self._counts
 
@@ -492,8 +498,8 @@ class DESeqFit:
             state._counts_source = str(counts_path)
             state._g = dataclasses.replace(self._g, counts=None)
             state.__dict__.pop("_releveled_fits", None)
-        with open(path, "wb") as fh:
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            state.counts_loader = None
+        write_fit(path, self.method, state)
 
 
 def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLMFit:
@@ -510,19 +516,6 @@ def _intercept_only_fit(y: np.ndarray, nf: np.ndarray, alpha: np.ndarray) -> GLM
         iterations=np.ones(n, dtype=int),
         converged=np.ones(n, dtype=bool),
     )
-
-
-def load_fit(path: str | Path) -> Any:
-    """Load a fit written by a fit's ``save`` (:class:`DESeqFit` or
-    :class:`dgeflow.limma.model.VoomFit`; trusted files only: it is a pickle)."""
-    from dgeflow.edger.model import QLFit
-    from dgeflow.limma.model import VoomFit
-
-    with open(path, "rb") as fh:
-        obj = pickle.load(fh)
-    if not isinstance(obj, DESeqFit | QLFit | VoomFit):
-        raise TypeError(f"{path} does not hold a dgeflow fit")
-    return obj
 
 
 def _count_values(counts: pd.DataFrame) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from dgeflow.nb import CrossProducts, nb_logpmf
+from dgeflow.stats.nb import CrossProducts, nb_logpmf
 
 LOG2 = np.log(2.0)
 NO_SHRINK_SD = 15.0  # apeglm's weak normal prior on the coefficients that are not shrunk

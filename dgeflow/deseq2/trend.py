@@ -14,8 +14,8 @@ import numpy as np
 from scipy.special import polygamma
 
 from dgeflow.deseq2.dispersion import MIN_DISP
-from dgeflow.rrandom import RStream
-from dgeflow.rstats import trimmed_mean
+from dgeflow.stats.rng import RStream
+from dgeflow.stats.summaries import trimmed_mean
 
 
 @dataclass

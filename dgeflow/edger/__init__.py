@@ -1,8 +1,8 @@
-"""edgeR's pieces used by dgeflow: ``filterByExpr``, ``locfitByCol``, ``maximizeInterpolant``
-(TMM is in :mod:`dgeflow.normalize`); the quasi-likelihood engine is being built on them."""
+"""edgeR's quasi-likelihood engine (edgeR 3.40): ``estimateDisp``, ``glmQLFit``,
+``glmQLFTest``, with ``locfitByCol`` and ``maximizeInterpolant`` under them. ``filterByExpr``
+and ``squeezeVar`` are in :mod:`dgeflow.stats`, TMM in :mod:`dgeflow.normalize`."""
 
-from dgeflow.edger.filter_by_expr import filter_by_expr_mask, min_group_size
 from dgeflow.edger.interpolate import maximize_interpolant
 from dgeflow.edger.locfit import locfit_by_col
 
-__all__ = ["filter_by_expr_mask", "locfit_by_col", "maximize_interpolant", "min_group_size"]
+__all__ = ["locfit_by_col", "maximize_interpolant"]

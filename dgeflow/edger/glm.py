@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-from dgeflow.nb import CrossProducts
+from dgeflow.stats.nb import CrossProducts
 
 LOW_VALUE = 1e-10
 

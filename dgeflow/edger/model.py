@@ -12,14 +12,14 @@ import pandas as pd
 from scipy import stats
 
 from dgeflow.edger.dispersion import Dispersions, estimate_dispersions
-from dgeflow.edger.filter_by_expr import filter_by_expr_mask
 from dgeflow.edger.glm import fit_glm, nb_deviance
 from dgeflow.filtered_fit import FilteredFit, filtered_tmm
 from dgeflow.formula import fitted_design
-from dgeflow.io.tximport import TxImport
-from dgeflow.limma.ebayes import squeeze_var
-from dgeflow.multiple_testing import bh_adjust
 from dgeflow.normalize import tmm_factors
+from dgeflow.normalize.tx_lengths import TxImport
+from dgeflow.stats.filter_by_expr import filter_by_expr_mask
+from dgeflow.stats.multiple_testing import bh_adjust
+from dgeflow.stats.squeeze_var import squeeze_var
 
 EDGER_COLUMNS = ["logFC", "logCPM", "F", "PValue", "FDR"]
 PRIOR_COUNT = 0.125  # glmFit's prior count for the reported log fold changes

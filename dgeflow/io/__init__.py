@@ -12,7 +12,8 @@ from dgeflow.io.tables import (
     sniff_separator,
     write_table,
 )
-from dgeflow.io.tximport import TxImport, read_tx2gene, tximport
+from dgeflow.io.tximport import read_tx2gene, tximport
+from dgeflow.normalize.tx_lengths import TxImport
 
 __all__ = [
     "TableFormatError",

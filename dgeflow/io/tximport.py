@@ -14,13 +14,13 @@ from __future__ import annotations
 import gzip
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dgeflow.io.tables import TableFormatError
+from dgeflow.normalize.tx_lengths import TxImport
 
 # per quantifier: columns of transcript id, effective length, abundance (TPM), estimated count
 COLUMNS = {
@@ -29,17 +29,6 @@ COLUMNS = {
     "rsem": ("transcript_id", "effective_length", "TPM", "expected_count"),
 }
 COUNTS_FROM_ABUNDANCE = ("no", "scaledTPM", "lengthScaledTPM")
-
-
-@dataclass
-class TxImport:
-    """Gene-level ``counts``, ``abundance`` (TPM) and ``length`` (genes x samples), as
-    tximport's list; ``counts_from_abundance`` says how counts were made."""
-
-    counts: pd.DataFrame
-    abundance: pd.DataFrame
-    length: pd.DataFrame
-    counts_from_abundance: str = "no"
 
 
 def read_tx2gene(path: str | Path) -> pd.Series:
@@ -54,7 +43,7 @@ def read_tx2gene(path: str | Path) -> pd.Series:
                 first = line
                 break
     if 'transcript_id "' in first or path.name.endswith((".gtf", ".gtf.gz")):
-        from dgeflow.annotation import read_gtf
+        from dgeflow.io.annotation import read_gtf
 
         gtf = read_gtf(path)
         pairs = gtf.dropna(subset=["transcript_id"]).drop_duplicates("transcript_id")
@@ -188,19 +177,3 @@ def tximport(
         return pd.DataFrame(values, index=pd.Index(gene_ids, name="gene_id"), columns=samples)
 
     return TxImport(frame(counts), frame(abundance), frame(length), counts_from_abundance)
-
-
-def deseq2_normalization_factors(counts: pd.DataFrame, length: pd.DataFrame) -> pd.DataFrame:
-    """DESeq2's normalization factors for tximport counts (``DESeqDataSetFromTximport`` then
-    ``estimateSizeFactors``): average transcript lengths divided by their per-gene geometric
-    mean, times median-of-ratios size factors of the length-corrected counts, again divided by
-    the per-gene geometric mean. ``counts`` are the rounded counts."""
-    from dgeflow.deseq2.size_factors import size_factors
-
-    with np.errstate(divide="ignore"):
-        lengths = length.to_numpy(float)
-        norm = lengths / np.exp(np.log(lengths).mean(axis=1))[:, None]
-        sf = size_factors(counts.to_numpy(float) / norm)
-        nf = norm * sf
-        nf = nf / np.exp(np.log(nf).mean(axis=1))[:, None]
-    return pd.DataFrame(nf, index=length.index, columns=length.columns)

@@ -1,4 +1,5 @@
-"""limma's empirical Bayes moderation (``squeezeVar``, ``fitFDist``, ``eBayes``), vectorized.
+"""limma's ``eBayes``: moderated t-statistics on variances squeezed by
+:func:`dgeflow.stats.squeeze_var.squeeze_var`, vectorized.
 
 Smyth (2004): gene-wise residual variances are shrunk towards a common prior variance ``s0^2``
 with ``d0`` prior degrees of freedom, both estimated from the variances' distribution (a scaled
@@ -13,43 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from dgeflow.limma.fdist import fit_f_dist
-from dgeflow.limma.robust import fit_f_dist_robustly
-from dgeflow.multiple_testing import bh_adjust
-
-
-@dataclass
-class SqueezedVariances:
-    var_post: np.ndarray
-    var_prior: float | np.ndarray
-    df_prior: float | np.ndarray
-
-
-def squeeze_var(
-    var: np.ndarray,
-    df: np.ndarray,
-    covariate: np.ndarray | None = None,
-    robust: bool = False,
-    winsor_tail_p: tuple[float, float] = (0.05, 0.1),
-) -> SqueezedVariances:
-    """Posterior variances ``(df var + d0 s0^2) / (df + d0)`` (limma's ``squeezeVar``); with a
-    ``covariate`` the prior variance ``s0^2`` is a trend in it; ``robust`` gives outlying
-    variances their own, smaller prior df ``d0`` (an array then)."""
-    df = np.asarray(df, dtype=float)
-    if df.ndim:
-        var = np.where(df == 0, 0.0, var)  # as limma: no residual df, no variance
-    if robust:
-        fit = fit_f_dist_robustly(var, df, covariate, winsor_tail_p)
-        var_prior, df_prior = fit.scale, fit.df2_shrunk
-    else:
-        var_prior, df_prior = fit_f_dist(var, df, covariate)
-    df_prior_arr = np.broadcast_to(df_prior, np.shape(var))
-    finite = np.isfinite(df_prior_arr)
-    post = np.broadcast_to(var_prior, np.shape(var)).astype(float)
-    with np.errstate(invalid="ignore"):
-        mixed = (df * var + df_prior_arr * var_prior) / (df + df_prior_arr)
-    post = np.where(finite, mixed, post)
-    return SqueezedVariances(post, var_prior, df_prior)
+from dgeflow.stats.multiple_testing import bh_adjust
+from dgeflow.stats.squeeze_var import squeeze_var
 
 
 def _tmixture(

@@ -1,7 +1,7 @@
 """limma's gene-wise linear models (``lmFit``, ``contrasts.fit``), weighted, vectorized over genes.
 
 Every gene has its own weights (voom's precision weights), so each gets its own ``X' W X``: the
-small p x p systems are solved for all genes at once with :class:`dgeflow.nb.CrossProducts`.
+small p x p systems are solved for all genes at once with :class:`dgeflow.stats.nb.CrossProducts`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dgeflow.nb import CrossProducts
+from dgeflow.stats.nb import CrossProducts
 
 
 @dataclass

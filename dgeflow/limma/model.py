@@ -9,10 +9,10 @@ import pandas as pd
 
 from dgeflow.filtered_fit import FilteredFit, filtered_tmm
 from dgeflow.formula import DesignMatrix, fitted_design
-from dgeflow.io.tximport import TxImport
 from dgeflow.limma.ebayes import moderated_t, top_table
 from dgeflow.limma.linear_model import LinearModelFit, contrast_fit, lm_fit
 from dgeflow.limma.voom import Voom, voom
+from dgeflow.normalize.tx_lengths import TxImport
 
 LIMMA_COLUMNS = ["logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
 

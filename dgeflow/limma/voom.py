@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dgeflow.limma.linear_model import lm_fit
-from dgeflow.lowess import lowess
+from dgeflow.stats.lowess import lowess
 
 
 @dataclass

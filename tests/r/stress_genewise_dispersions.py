@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dgeflow.deseq2.dispersion import estimate_genewise_dispersions
-from dgeflow.deseq2.size_factors import size_factors
+from dgeflow.normalize.size_factors import size_factors
 
 R_SCRIPT = """
 suppressMessages(library(DESeq2))

@@ -6,8 +6,8 @@ import shlex
 from pathlib import Path
 
 from dgeflow.io.matrix import matrix_suffix
-from dgeflow.quantifiers import detect_format
-from dgeflow.validate import contrast_name
+from dgeflow.io.quantifiers import detect_format
+from dgeflow.contrasts import contrast_name
 
 
 def dgeflow_pip_source(basedir) -> str | None:
@@ -114,7 +114,7 @@ def study_size():
     counts file or the tx2gene table, ids in the sheet); (0, 0) where inputs are missing or
     broken, which the validate rule reports."""
     from dgeflow.io import read_sample_sheet, read_tx2gene
-    from dgeflow.quantifiers import estimate_n_genes
+    from dgeflow.io.quantifiers import estimate_n_genes
 
     try:
         n_samples = len(read_sample_sheet(config["samples"]))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dgeflow.validate import contrast_name
+from dgeflow.contrasts import contrast_name
 
 REFERENCES = {
     "deseq2": "Love MI, Huber W, Anders S (2014). Moderated estimation of fold change and "

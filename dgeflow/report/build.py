@@ -26,9 +26,9 @@ import pandas as pd
 import yaml
 
 from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
+from dgeflow.contrasts import contrast_name
 from dgeflow.io.matrix import matrix_shape
-from dgeflow.methods_text import methods_paragraph
-from dgeflow.validate import contrast_name
+from dgeflow.report.methods_text import methods_paragraph
 
 TEMPLATE_NAME = "report.html.j2"
 TOP_GENES = 20
@@ -524,13 +524,16 @@ def _megabytes(n_bytes: int) -> str:
 
 
 def _explore(outdir: Path, config: dict) -> dict | None:
-    """The interactive part: libraries and data, each packed (see :mod:`dgeflow.explore`)."""
-    from dgeflow.explore import explore_document, pack
+    """The interactive part: libraries and data, each packed (see
+    :mod:`dgeflow.report.explore`)."""
+    from dgeflow.report.explore import explore_document, pack
 
     document = explore_document(outdir, config)
     if document is None or not document["results"]:
         return None
-    script = importlib.resources.files("dgeflow").joinpath("templates/explore.js").read_text()
+    script = (
+        importlib.resources.files("dgeflow.report").joinpath("templates/explore.js").read_text()
+    )
     if "</script" in script.lower():
         raise ValueError("explore.js must not contain a closing script tag")
     plotly_js, _ = _packed_file("plotly", "package_data/plotly.min.js")
@@ -565,7 +568,7 @@ def _explore(outdir: Path, config: dict) -> dict | None:
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("dgeflow", "templates"),
+        loader=jinja2.PackageLoader("dgeflow.report", "templates"),
         autoescape=True,  # every value from user files (ids, factor levels) is escaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -10,9 +10,9 @@ import numpy as np
 from scipy import optimize, stats
 from scipy.stats import rankdata
 
-from dgeflow.limma.fdist import fit_f_dist
-from dgeflow.lowess import lowess
-from dgeflow.rstats import trimmed_mean
+from dgeflow.stats.fdist import fit_f_dist
+from dgeflow.stats.lowess import lowess
+from dgeflow.stats.summaries import trimmed_mean
 
 # Gauss-Legendre rule on [0, 1] (statmod's gauss.quad.prob(128, "uniform"))
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(128)

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
+from dgeflow.contrasts import contrast_name
 from dgeflow.io.matrix import iter_matrix_rows, read_matrix
 from dgeflow.threads import chunk_slices
-from dgeflow.validate import contrast_name
 
 # genes x samples embedded as per-sample values (1.5 million: about 2 MB compressed)
 PER_SAMPLE_VALUES = 1_500_000
@@ -211,7 +211,7 @@ def _normalized_log_counts(outdir: Path) -> tuple[pd.DataFrame, str] | None:
         how = "normalized by the DESeq2 fit's size factors"
         factors = None
     else:
-        from dgeflow.deseq2.size_factors import size_factors
+        from dgeflow.normalize.size_factors import size_factors
 
         how = "normalized by median-of-ratios size factors"
         counts = read_matrix(counts_path)

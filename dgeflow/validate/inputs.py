@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dgeflow.annotation import read_annotation
+from dgeflow.contrasts import contrast_name
 from dgeflow.formula import (
     FormulaError,
     check_design,
@@ -32,8 +32,9 @@ from dgeflow.formula import (
     parse_formula,
 )
 from dgeflow.io import TableFormatError, read_gene_lengths, read_sample_sheet
+from dgeflow.io.annotation import read_annotation
+from dgeflow.io.quantifiers import CountInput, read_count_input, read_htseq
 from dgeflow.io.tximport import tximport
-from dgeflow.quantifiers import CountInput, read_count_input, read_htseq
 
 #: Contrast names become file names (``de/{name}.tsv``): letters, digits, ``_ . -``.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -96,18 +97,6 @@ class ValidationResult:
 
     def _add(self, check: str, status: str, detail: str = "") -> None:
         self.checks.append(Check(check, status, detail))
-
-
-def contrast_name(contrast: Mapping[str, object]) -> str:
-    """File-safe name of a contrast: its ``name`` or ``{factor}_{level}_vs_{reference}``.
-
-    Characters outside letters, digits, ``_``, ``.`` and ``-`` in a derived name become ``_``.
-    """
-    name = contrast.get("name")
-    if name:
-        return str(name)
-    derived = f"{contrast.get('factor')}_{contrast.get('level')}_vs_{contrast.get('reference')}"
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", derived)
 
 
 def _examples(items: Iterable[object], n: int = _N_EXAMPLES) -> str:

@@ -1,0 +1,51 @@
+"""Sample-level QC on transformed counts: PCA and which factor explains which PC, sample
+correlation and clustering, low-correlation and swap flags, and PCA after removing the
+design's nuisance terms."""
+
+from dgeflow.qc.sample_qc import (
+    CORRECTED_PCA_COLUMNS,
+    CORRECTED_VARIANCE_COLUMNS,
+    FLAG_COLUMNS,
+    NOTHING_REMOVED,
+    NOTHING_REMOVED_NOTE,
+    SWAP_COLUMNS,
+    best_factor_per_pc,
+    cluster_order,
+    corrected_pca,
+    corrected_pca_tables,
+    correlation_linkage,
+    correlation_summary,
+    factor_pc_association,
+    flag_low_correlation,
+    flag_possible_swaps,
+    nuisance_terms,
+    pca,
+    remove_nuisance,
+    sample_correlation,
+    sample_flags,
+    top_variance_genes,
+)
+
+__all__ = [
+    "FLAG_COLUMNS",
+    "SWAP_COLUMNS",
+    "top_variance_genes",
+    "pca",
+    "factor_pc_association",
+    "best_factor_per_pc",
+    "sample_correlation",
+    "correlation_summary",
+    "correlation_linkage",
+    "cluster_order",
+    "flag_low_correlation",
+    "flag_possible_swaps",
+    "sample_flags",
+    "CORRECTED_PCA_COLUMNS",
+    "CORRECTED_VARIANCE_COLUMNS",
+    "NOTHING_REMOVED",
+    "NOTHING_REMOVED_NOTE",
+    "nuisance_terms",
+    "remove_nuisance",
+    "corrected_pca",
+    "corrected_pca_tables",
+]
