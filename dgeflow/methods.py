@@ -32,6 +32,7 @@ class ResultColumns:
     pvalue: str
     padj: str
     mean_is_log: bool
+    mean_label: str
 
     def as_dict(self) -> dict[str, str]:
         return {"mean": self.mean, "lfc": self.lfc, "pvalue": self.pvalue, "padj": self.padj}
@@ -82,7 +83,14 @@ METHODS: dict[str, Method] = {
         fit=fit_deseq2,
         fit_class=DESeqFit,
         table_columns=tuple(DESEQ2_COLUMNS),
-        columns=ResultColumns("baseMean", "log2FoldChange", "pvalue", "padj", mean_is_log=False),
+        columns=ResultColumns(
+            "baseMean",
+            "log2FoldChange",
+            "pvalue",
+            "padj",
+            mean_is_log=False,
+            mean_label="mean of normalized counts",
+        ),
         fit_options=_deseq2_fit_options,
         results_options=_deseq2_results_options,
     ),
@@ -92,7 +100,9 @@ METHODS: dict[str, Method] = {
         fit=fit_edger_ql,
         fit_class=QLFit,
         table_columns=tuple(EDGER_COLUMNS),
-        columns=ResultColumns("logCPM", "logFC", "PValue", "FDR", mean_is_log=True),
+        columns=ResultColumns(
+            "logCPM", "logFC", "PValue", "FDR", mean_is_log=True, mean_label="average log2 CPM"
+        ),
         fit_options=lambda de: {
             "filter_by_expr": de["filter_by_expr"],
             "robust": de["edger_robust"],
@@ -105,7 +115,14 @@ METHODS: dict[str, Method] = {
         fit=fit_voom,
         fit_class=VoomFit,
         table_columns=tuple(LIMMA_COLUMNS),
-        columns=ResultColumns("AveExpr", "logFC", "P.Value", "adj.P.Val", mean_is_log=True),
+        columns=ResultColumns(
+            "AveExpr",
+            "logFC",
+            "P.Value",
+            "adj.P.Val",
+            mean_is_log=True,
+            mean_label="average log2 CPM",
+        ),
         fit_options=lambda de: {"filter_by_expr": de["filter_by_expr"], "span": de["voom_span"]},
         results_options=lambda de: {"trend": de["voom_trend"], "robust": de["voom_robust"]},
     ),

@@ -6,7 +6,7 @@ from itertools import product
 
 import pandas as pd
 
-from dgeflow.agreement import agreement_table, lfc_scatter
+from dgeflow.agreement import agreement_table
 from dgeflow.io import log_to_file, read_table
 from dgeflow.report import plots
 
@@ -21,7 +21,7 @@ rows = []
 for name, png in zip(contrasts, snakemake.output.plots, strict=True):
     tables = {m: read_table(paths[m, name]) for m in methods}
     rows.append(agreement_table(tables, name, alpha))
-    plots.save_figure(lfc_scatter(tables, name, alpha), png)
+    plots.save_figure(plots.lfc_scatter(tables, name, alpha), png)
 table = pd.concat(rows, ignore_index=True)
 table.to_csv(snakemake.output.table, sep="\t", index=False)
 logging.info("agreement at adjusted p < %s:\n%s", alpha, table.to_string(index=False))

@@ -10,6 +10,7 @@ from dgeflow import contrasts
 from dgeflow.deseq2.filtering import prefilter_counts
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.io.matrix import read_matrix
+from dgeflow.methods import method
 from dgeflow.normalize.tx_lengths import deseq2_normalization_factors
 from dgeflow.report import plots
 from dgeflow.threads import limit_threads
@@ -43,13 +44,10 @@ with limit_threads(snakemake.threads):
         counts,
         samples,
         snakemake.params.design,
+        method="deseq2",
         reference_levels=reference_levels,
-        size_factors=de["size_factors"],
-        fit_type=de["fit_type"],
-        test=de["test"],
-        reduced=de["reduced"] if de["test"] == "lrt" else None,
-        min_replicates_for_replace=de["min_replicates_for_replace"],
         normalization_factors=factors,
+        **method("deseq2").fit_options(de),
     )
 # the fit refers to the validated counts instead of holding a copy of them
 model.save(snakemake.output.model, counts_path=snakemake.input.counts)

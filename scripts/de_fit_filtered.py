@@ -9,6 +9,7 @@ import dgeflow
 from dgeflow import contrasts
 from dgeflow.io import log_to_file, read_table, write_table
 from dgeflow.io.matrix import read_matrix
+from dgeflow.methods import method as registered_method
 from dgeflow.report import plots
 from dgeflow.threads import limit_threads
 
@@ -16,11 +17,7 @@ log_to_file(snakemake.log[0])
 
 de = snakemake.params.de
 method = snakemake.params.method
-options = {"filter_by_expr": de["filter_by_expr"]}
-if method == "edger_ql":
-    options["robust"] = de["edger_robust"]
-else:
-    options["span"] = de["voom_span"]
+options = registered_method(method).fit_options(de)
 
 # validated counts are int32; these methods compute in 64-bit
 counts = read_matrix(snakemake.input.counts).astype("int64")

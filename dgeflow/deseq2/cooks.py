@@ -1,4 +1,6 @@
-"""Cook's distances for count outliers, and DESeq2's replacement of outlier counts."""
+"""Cook's distances for count outliers, and DESeq2's replacement of outlier counts: the kernels,
+the fit's chunked pass over a block of genes (:func:`cooks_pass`) and the per-sample histogram
+of Cook's distances the fit keeps."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import numpy as np
 from scipy.stats import f as f_dist
 
 from dgeflow import threads
+from dgeflow.deseq2.blocks import factors_of_rows, row_chunks
+from dgeflow.deseq2.glm import GLMFit
 from dgeflow.stats.summaries import trimmed_mean
 
 
@@ -273,4 +277,85 @@ def histogram_quantiles(
         with np.errstate(invalid="ignore"):
             value = np.where(x0 == x1, x0, x0 + (h - k0) * (x1 - x0))
         out[has, j] = value[has]
+    return out
+
+
+@dataclass
+class CooksPass:
+    """What :func:`cooks_pass` finds in a block of genes (arrays aligned with its genes)."""
+
+    max_cooks: np.ndarray
+    # the maximum over the samples whose outliers could not be replaced (see
+    # dgeflow.deseq2.pipeline: DESeq2 uses it instead of max_cooks unless every flagged gene
+    # became all-zero)
+    max_unreplaceable: np.ndarray
+    argmax: np.ndarray
+    counts: np.ndarray
+    replaced: np.ndarray  # a count of the gene was replaced
+    flagged: np.ndarray  # a Cook's distance above the cutoff in any sample (DESeq2's replace)
+    new_all_zero: np.ndarray  # replacement left the gene without reads
+
+
+def cooks_pass(
+    y: np.ndarray,
+    sf: np.ndarray,
+    glm: GLMFit,
+    x: np.ndarray,
+    replace_min: int | None,
+    mu: np.ndarray | None = None,
+    histogram: CooksHistogram | None = None,
+) -> CooksPass:
+    """Cook's distances chunk by chunk: per-gene maximum (DESeq2's maxCooks), the sample that
+    holds it, and, where design cells have ``replace_min`` or more samples, outlier counts
+    replaced by the trimmed mean (DESeq2's replaceOutliers).
+
+    ``sf`` are the size factors ``(m,)`` or the block's normalization factors
+    ``(genes, m)``. ``mu`` are the means in the Pearson residuals, by default the GLM's.
+    DESeq2's LRT computes its Cook's distances before it stores the full model's means, so
+    there they are the gene-wise dispersion step's (bounded below by 0.5); the caller passes
+    those for LRT fits. ``histogram`` counts every Cook's distance per sample, before any
+    replacement: the ones DESeq2 keeps in its ``cooks`` assay.
+    """
+    n, m = y.shape
+    mu = glm.mu if mu is None else mu
+    gene_max = np.empty(n)
+    max_unreplaceable = np.full(n, np.nan)
+    argmax = np.empty(n, dtype=int)
+    replaced = np.zeros(n, dtype=bool)
+    flagged = np.zeros(n, dtype=bool)
+    counts = y
+    replaceable = (
+        n_or_more_in_cell(x, replace_min) if replace_min is not None else np.zeros(m, dtype=bool)
+    )
+    cutoff = cooks_cutoff(*x.shape) if replaceable.any() else np.inf
+    for rows in row_chunks(n, m):
+        nf = factors_of_rows(sf, rows)
+        c = cooks_distance(y[rows], y[rows] / nf, mu[rows], glm.hat_diagonals[rows], x)
+        argmax[rows] = np.argmax(np.nan_to_num(c, nan=-np.inf), axis=1)
+        gene_max[rows] = max_cooks(c, x)
+        if histogram is not None:
+            histogram.add(c)
+        if replaceable.any():
+            with np.errstate(invalid="ignore"):
+                flagged[rows] = (c > cutoff).any(axis=1)
+            new, rep = replace_outlier_counts(y[rows], nf, c, x, cutoff, replace_min)
+            if rep.any():
+                if counts is y:
+                    counts = y.copy()
+                counts[rows] = new
+                replaced[rows] = rep
+            # Cook's of replaceable samples no longer count: their outliers were replaced
+            c[:, replaceable] = 0.0
+            max_unreplaceable[rows] = np.nan if replaceable.all() else max_cooks(c, x)
+    new_all_zero = replaced & (counts.sum(axis=1) == 0)
+    return CooksPass(gene_max, max_unreplaceable, argmax, counts, replaced, flagged, new_all_zero)
+
+
+def n_counts_above(y: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Per gene, how many counts exceed the gene's count in ``column`` (one sample per gene)."""
+    out = np.empty(y.shape[0], dtype=np.int32)
+    for rows in row_chunks(*y.shape):
+        block = y[rows]
+        at = block[np.arange(block.shape[0]), column[rows]]
+        out[rows] = (block > at[:, None]).sum(axis=1)
     return out

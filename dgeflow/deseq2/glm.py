@@ -60,10 +60,6 @@ def initial_beta(y: np.ndarray, x: np.ndarray, nf: np.ndarray) -> np.ndarray:
     return np.linalg.solve(r, q.T @ logy.T).T
 
 
-def _solve_sym(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.linalg.solve(a, b[..., None])[..., 0]
-
-
 def fit_nb_glm(
     y: np.ndarray,
     x: np.ndarray,
@@ -114,16 +110,7 @@ def fit_nb_glm(
     alpha = np.asarray(alpha, dtype=float)
 
     # outputs are allocated once and filled block by block: no per-block copies to join
-    fit = GLMFit(
-        beta=np.empty((n_genes, p)),
-        sigma=np.empty((n_genes, p, p)),
-        mu=np.empty((n_genes, m)),
-        hat_diagonals=np.empty((n_genes, m)) if with_hat else None,
-        deviance=np.empty(n_genes),
-        iterations=np.empty(n_genes, dtype=int),
-        converged=np.empty(n_genes, dtype=bool),
-        too_large=np.empty(n_genes, dtype=bool),
-    )
+    fit = _empty_fit(n_genes, m, p, with_hat)
 
     def run(rows: slice) -> None:
         start = None if beta_init is None else beta_init[rows]
@@ -152,6 +139,20 @@ def fit_nb_glm(
         if redo.size:
             _refit_by_optimization(fit, y, x, nf, alpha, ridge, redo, minmu, cp, ridge_mat, maxit)
     return fit
+
+
+def _empty_fit(n_genes: int, m: int, p: int, with_hat: bool) -> GLMFit:
+    """Uninitialized outputs of :func:`fit_nb_glm` for ``n_genes`` genes."""
+    return GLMFit(
+        beta=np.empty((n_genes, p)),
+        sigma=np.empty((n_genes, p, p)),
+        mu=np.empty((n_genes, m)),
+        hat_diagonals=np.empty((n_genes, m)) if with_hat else None,
+        deviance=np.empty(n_genes),
+        iterations=np.empty(n_genes, dtype=int),
+        converged=np.empty(n_genes, dtype=bool),
+        too_large=np.empty(n_genes, dtype=bool),
+    )
 
 
 def fitted_means(

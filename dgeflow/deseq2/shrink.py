@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
+from dgeflow.deseq2.blocks import factors_of_rows
 from dgeflow.stats.nb import CrossProducts, nb_logpmf
 
 LOG2 = np.log(2.0)
@@ -134,10 +135,8 @@ def shrink_lfc(fit, contrast: np.ndarray, method: str) -> tuple[np.ndarray, np.n
     beta_mle = g.glm.beta
     se_mle = np.sqrt(g.glm.sigma[:, k, k])
     scale = np.sqrt(prior_variance(beta_mle[:, k], se_mle))
-    from dgeflow.deseq2.model import _sf_rows  # the fit's module imports this one lazily
-
     y = fit._fit_counts()
-    offset = np.log(_sf_rows(fit._sf, g.genes, y.shape))
+    offset = np.log(factors_of_rows(fit._sf, g.genes, y.shape))
     start = np.clip(beta_mle, -30, 30)
     mode, sd = posterior_mode(
         y, x, offset, g.dispersion, start, k, scale, cauchy=method == "apeglm"

@@ -14,6 +14,7 @@ import logging
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -229,3 +230,9 @@ def log_to_file(path: str | Path) -> None:
         force=True,
     )
     sys.stderr = logging.getLogger().handlers[0].stream
+
+
+def read_optional_tsv(path: str | Path, **options: Any) -> pd.DataFrame | None:
+    """A run's TSV output as written (no id handling), or None when the step did not write it."""
+    path = Path(path)
+    return pd.read_csv(path, sep="\t", **options) if path.is_file() else None

@@ -2,29 +2,25 @@
 correlation and clustering, low-correlation and swap flags, and PCA after removing the
 design's nuisance terms."""
 
-from dgeflow.qc.sample_qc import (
+from dgeflow.qc.batch import (
     CORRECTED_PCA_COLUMNS,
     CORRECTED_VARIANCE_COLUMNS,
-    FLAG_COLUMNS,
     NOTHING_REMOVED,
     NOTHING_REMOVED_NOTE,
-    SWAP_COLUMNS,
-    best_factor_per_pc,
-    cluster_order,
     corrected_pca,
     corrected_pca_tables,
+    nuisance_terms,
+    remove_nuisance,
+)
+from dgeflow.qc.correlation import (
+    cluster_order,
     correlation_linkage,
     correlation_summary,
-    factor_pc_association,
     flag_low_correlation,
-    flag_possible_swaps,
-    nuisance_terms,
-    pca,
-    remove_nuisance,
     sample_correlation,
-    sample_flags,
-    top_variance_genes,
 )
+from dgeflow.qc.pca import best_factor_per_pc, factor_pc_association, pca, top_variance_genes
+from dgeflow.qc.swaps import FLAG_COLUMNS, SWAP_COLUMNS, flag_possible_swaps, sample_flags
 
 __all__ = [
     "FLAG_COLUMNS",

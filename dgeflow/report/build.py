@@ -25,9 +25,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
 from dgeflow.contrasts import contrast_name
 from dgeflow.io.matrix import matrix_shape
+from dgeflow.io.tables import read_optional_tsv as _read_tsv
+from dgeflow.layout import OutputLayout
+from dgeflow.methods import label as method_label
+from dgeflow.methods import method as registered_method
 from dgeflow.report.methods_text import methods_paragraph
 
 TEMPLATE_NAME = "report.html.j2"
@@ -113,6 +116,32 @@ METHODS_NOTES = [
     "trend, weighted linear models and empirical Bayes moderated t-statistics, "
     "Benjamini-Hochberg (Law et al. 2014; Smyth 2004).",
 ]
+
+
+# per DE method: the per-sample table its fit writes, its title, and the caption of its fit plot
+FIT_SECTIONS = {
+    "deseq2": (
+        "size_factors",
+        "Size factors",
+        "Gene-wise dispersion estimates (black), fitted trend (red) and final shrunken "
+        "values (blue); circled genes are dispersion outliers kept at their gene-wise value.",
+    ),
+    "edger_ql": (
+        "samples",
+        "Library sizes and TMM factors (kept genes)",
+        "edgeR's quasi-likelihood dispersions against average log2 CPM: raw (grey) and "
+        "squeezed towards the abundance trend (red), of the genes kept by filterByExpr.",
+    ),
+    "limma_voom": (
+        "samples",
+        "Library sizes and TMM factors (kept genes)",
+        "voom's mean-variance trend: square-root residual standard deviation against "
+        "average log2 count of the genes kept by filterByExpr; the lowess curve (red) "
+        "gives each observation its precision weight.",
+    ),
+}
+# output paths relative to the run's directory, as the report names its sources
+RELATIVE = OutputLayout()
 
 
 @dataclass
@@ -201,14 +230,9 @@ def frame_table(
     return table
 
 
-def _read_tsv(path: Path, index_col: int | None = None) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    return pd.read_csv(path, sep="\t", index_col=index_col)
-
-
-def _image(path: Path) -> str | None:
+def _image(path: str | Path) -> str | None:
     """PNG as a data URI (base64 text only, so it is safe inside an attribute)."""
+    path = Path(path)
     if not path.is_file():
         return None
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
@@ -245,7 +269,7 @@ def _nested(config: dict, *keys: str, default: Any = None) -> Any:
 
 
 def _overview(outdir: Path, config: dict) -> dict:
-    counts_path = outdir / "validation" / "counts.parquet"
+    counts_path = Path(OutputLayout(outdir).validated("counts"))
     n_genes = n_samples = None
     if counts_path.is_file():
         n_genes, n_samples = matrix_shape(counts_path)
@@ -273,8 +297,9 @@ def _overview(outdir: Path, config: dict) -> dict:
 
 
 def _validation(outdir: Path) -> dict:
-    summary = _read_tsv(outdir / "validation" / "summary.tsv")
-    samples = _read_tsv(outdir / "validation" / "samples.tsv")
+    paths = OutputLayout(outdir)
+    summary = _read_tsv(paths.validated("summary"))
+    samples = _read_tsv(paths.validated("samples"))
     failed = 0
     if summary is not None and "status" in summary:
         # validate.py writes ok / warning / error / skipped; only the middle two need a look.
@@ -282,17 +307,20 @@ def _validation(outdir: Path) -> dict:
         failed = int(status.isin(["warning", "error", "fail", "failed"]).sum())
     return {
         "summary": frame_table(summary) if summary is not None else None,
-        "samples": frame_table(samples, max_rows=MAX_SAMPLE_ROWS, source="validation/samples.tsv")
+        "samples": frame_table(
+            samples, max_rows=MAX_SAMPLE_ROWS, source=RELATIVE.validated("samples")
+        )
         if samples is not None
         else None,
         "n_not_ok": failed,
-        "lengths_given": (outdir / "validation" / "gene_lengths.tsv").is_file(),
+        "lengths_given": Path(paths.validated("gene_lengths")).is_file(),
     }
 
 
 def _normalization(outdir: Path) -> dict:
     notes = _method_notes()
-    methods = _read_tsv(outdir / "normalized" / "methods.tsv")
+    paths = OutputLayout(outdir)
+    methods = _read_tsv(paths.normalization_methods())
     method_rows = []
     if methods is not None:
         for record in methods.to_dict("records"):
@@ -310,12 +338,12 @@ def _normalization(outdir: Path) -> dict:
                     "fit_for": notes.get(method, ""),
                 }
             )
-    totals = _read_tsv(outdir / "normalized" / "sample_totals.tsv")
+    totals = _read_tsv(paths.sample_totals())
     totals_table = None
     spread = []
     if totals is not None:
         totals_table = frame_table(
-            totals, max_rows=MAX_SAMPLE_ROWS, source="normalized/sample_totals.tsv"
+            totals, max_rows=MAX_SAMPLE_ROWS, source=RELATIVE.sample_totals()
         )
         for column in totals.columns[1:]:
             values = pd.to_numeric(totals[column], errors="coerce")
@@ -358,14 +386,14 @@ def _pc_sentence(row: pd.Series, variance: pd.Series) -> str:
 def _sample_qc(outdir: Path) -> dict:
     from dgeflow.qc import best_factor_per_pc
 
-    qc_dir = outdir / "qc"
-    variance = _read_tsv(qc_dir / "pca_variance.tsv")
+    paths = OutputLayout(outdir)
+    variance = _read_tsv(paths.qc_table("pca_variance"))
     variance_series = (
         pd.Series(variance["variance_ratio"].to_numpy(), index=variance["pc"].astype(str))
         if variance is not None
         else pd.Series(dtype=float)
     )
-    assoc = _read_tsv(qc_dir / "pc_factor_association.tsv")
+    assoc = _read_tsv(paths.qc_table("pc_factor_association"))
     sentences: list[str] = []
     assoc_table = None
     if assoc is not None and not assoc.empty:
@@ -374,17 +402,21 @@ def _sample_qc(outdir: Path) -> dict:
         wide = assoc.pivot(index="factor", columns="pc", values="r2")
         wide = wide[[pc for pc in assoc["pc"].drop_duplicates()]]
         assoc_table = frame_table(wide.rename_axis("factor / R²"), index=True)
-    flags = _read_tsv(qc_dir / "sample_flags.tsv")
-    summary = _read_tsv(qc_dir / "sample_correlation_summary.tsv")
+    flags = _read_tsv(paths.qc_table("sample_flags"))
+    summary = _read_tsv(paths.qc_table("sample_correlation_summary"))
     correlation_summary = (
-        frame_table(summary, max_rows=MAX_SAMPLE_ROWS, source="qc/sample_correlation_summary.tsv")
+        frame_table(
+            summary,
+            max_rows=MAX_SAMPLE_ROWS,
+            source=RELATIVE.qc_table("sample_correlation_summary"),
+        )
         if summary is not None and len(summary)
         else None
     )
     return {
-        "pca_png": _image(qc_dir / "plots" / "pca.png"),
-        "scree_png": _image(qc_dir / "plots" / "scree.png"),
-        "heatmap_png": _image(qc_dir / "plots" / "correlation_heatmap.png"),
+        "pca_png": _image(paths.qc_plot("pca")),
+        "scree_png": _image(paths.qc_plot("scree")),
+        "heatmap_png": _image(paths.qc_plot("correlation_heatmap")),
         "sentences": sentences,
         "association": assoc_table,
         "flags": frame_table(flags) if flags is not None and not flags.empty else None,
@@ -395,7 +427,7 @@ def _sample_qc(outdir: Path) -> dict:
 
 
 def _gene_filter(outdir: Path) -> dict:
-    table = _read_tsv(outdir / "qc" / "gene_filter.tsv")
+    table = _read_tsv(OutputLayout(outdir).gene_filter())
     if table is None:
         return {"table": None}
     if "detail" not in table.columns:
@@ -403,32 +435,34 @@ def _gene_filter(outdir: Path) -> dict:
     return {"table": frame_table(table), "notes": GENE_FILTER_NOTES}
 
 
-def _contrast_entry(de_dir: Path, method: str, contrast: dict, alpha: float, lfc_threshold: float):
+def _contrast_entry(
+    paths: OutputLayout, method: str, contrast: dict, alpha: float, lfc_threshold: float
+):
     name = contrast_name(contrast)
-    cols = RESULT_COLUMNS[method]
-    res = _read_tsv(de_dir / method / f"{name}.tsv", index_col=0)
+    cols = registered_method(method).columns
+    res = _read_tsv(paths.de_table(method, name), index_col=0)
     entry: dict[str, Any] = {
         "name": name,
-        "file": f"de/{method}/{name}.tsv",
+        "file": RELATIVE.de_table(method, name),
         "description": (
             f"{contrast.get('factor')}: {contrast.get('level')} vs "
             f"{contrast.get('reference')} (log2 fold change > 0 = higher in "
             f"{contrast.get('level')})"
         ),
         "found": res is not None,
-        "ma_png": _image(de_dir / method / "plots" / f"{name}_ma.png"),
-        "volcano_png": _image(de_dir / method / "plots" / f"{name}_volcano.png"),
+        "ma_png": _image(paths.de_plot(method, name, "ma")),
+        "volcano_png": _image(paths.de_plot(method, name, "volcano")),
     }
     if res is not None:
-        padj = pd.to_numeric(res[cols["padj"]], errors="coerce")
-        lfc = pd.to_numeric(res[cols["lfc"]], errors="coerce")
+        padj = pd.to_numeric(res[cols.padj], errors="coerce")
+        lfc = pd.to_numeric(res[cols.lfc], errors="coerce")
         significant = padj.lt(alpha) & lfc.abs().gt(lfc_threshold)
         entry["n_up"] = format_number(int((significant & lfc.gt(0)).sum()))
         entry["n_down"] = format_number(int((significant & lfc.lt(0)).sum()))
         entry["n_tested"] = format_number(int(padj.notna().sum()))
         entry["n_genes"] = format_number(len(res))
-        top = res.assign(_p=pd.to_numeric(res[cols["pvalue"]], errors="coerce"))
-        top = top.sort_values([cols["padj"], "_p"], na_position="last", kind="stable")
+        top = res.assign(_p=pd.to_numeric(res[cols.pvalue], errors="coerce"))
+        top = top.sort_values([cols.padj, "_p"], na_position="last", kind="stable")
         top = top.drop(columns="_p").head(TOP_GENES)
         entry["top"] = frame_table(top.rename_axis(res.index.name or "gene_id"), index=True)
     return entry
@@ -437,68 +471,33 @@ def _contrast_entry(de_dir: Path, method: str, contrast: dict, alpha: float, lfc
 def _differential_expression(outdir: Path, config: dict) -> dict:
     alpha = float(_nested(config, "de", "alpha", default=config.get("alpha", 0.1)))
     lfc_threshold = float(_nested(config, "de", "lfc_threshold", default=0.0))
-    de_dir = outdir / "de"
+    paths = OutputLayout(outdir)
     methods = []
     for method in _nested(config, "de", "methods", default=["deseq2"]):
-        entry: dict[str, Any] = {
-            "name": method,
-            "label": METHOD_LABELS.get(method, method),
-            "padj_column": RESULT_COLUMNS[method]["padj"],
-            "contrasts": [
-                _contrast_entry(de_dir, method, c, alpha, lfc_threshold)
-                for c in config.get("contrasts") or []
-            ],
-        }
-        if method == "deseq2":
-            size_factors = _read_tsv(de_dir / "deseq2" / "size_factors.tsv")
-            entry["fit_png"] = _image(de_dir / "deseq2" / "plots" / "dispersion.png")
-            entry["fit_caption"] = (
-                "Gene-wise dispersion estimates (black), fitted trend (red) and final shrunken "
-                "values (blue); circled genes are dispersion outliers kept at their gene-wise "
-                "value."
-            )
-            entry["samples_title"] = "Size factors"
-            entry["samples"] = (
-                frame_table(
-                    size_factors, max_rows=MAX_SAMPLE_ROWS, source="de/deseq2/size_factors.tsv"
+        table, samples_title, caption = FIT_SECTIONS[method]
+        samples = _read_tsv(paths.fit_table(method, table))
+        methods.append(
+            {
+                "name": method,
+                "label": method_label(method),
+                "padj_column": registered_method(method).columns.padj,
+                "contrasts": [
+                    _contrast_entry(paths, method, c, alpha, lfc_threshold)
+                    for c in config.get("contrasts") or []
+                ],
+                "fit_png": _image(paths.fit_plot(method)),
+                "fit_caption": caption,
+                "samples_title": samples_title,
+                "samples": frame_table(
+                    samples, max_rows=MAX_SAMPLE_ROWS, source=RELATIVE.fit_table(method, table)
                 )
-                if size_factors is not None
-                else None
-            )
-        elif method == "edger_ql":
-            samples = _read_tsv(de_dir / method / "samples.tsv")
-            entry["fit_png"] = _image(de_dir / method / "plots" / "ql_dispersion.png")
-            entry["fit_caption"] = (
-                "edgeR's quasi-likelihood dispersions against average log2 CPM: raw (grey) and "
-                "squeezed towards the abundance trend (red), of the genes kept by filterByExpr."
-            )
-            entry["samples_title"] = "Library sizes and TMM factors (kept genes)"
-            entry["samples"] = (
-                frame_table(samples, max_rows=MAX_SAMPLE_ROWS, source=f"de/{method}/samples.tsv")
                 if samples is not None
-                else None
-            )
-        else:
-            samples = _read_tsv(de_dir / method / "samples.tsv")
-            entry["fit_png"] = _image(de_dir / method / "plots" / "voom_trend.png")
-            entry["fit_caption"] = (
-                "voom's mean-variance trend: square-root residual standard deviation against "
-                "average log2 count of the genes kept by filterByExpr; the lowess curve (red) "
-                "gives each observation its precision weight."
-            )
-            entry["samples_title"] = "Library sizes and TMM factors (kept genes)"
-            entry["samples"] = (
-                frame_table(samples, max_rows=MAX_SAMPLE_ROWS, source=f"de/{method}/samples.tsv")
-                if samples is not None
-                else None
-            )
-        methods.append(entry)
-    agreement = _read_tsv(de_dir / "agreement.tsv")
+                else None,
+            }
+        )
+    agreement = _read_tsv(paths.agreement())
     agreement_plots = [
-        {
-            "name": contrast_name(c),
-            "png": _image(de_dir / "plots" / f"{contrast_name(c)}_agreement.png"),
-        }
+        {"name": contrast_name(c), "png": _image(paths.agreement_plot(contrast_name(c)))}
         for c in config.get("contrasts") or []
     ]
     return {

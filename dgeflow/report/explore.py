@@ -28,9 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dgeflow.agreement import METHOD_LABELS, RESULT_COLUMNS
 from dgeflow.contrasts import contrast_name
 from dgeflow.io.matrix import iter_matrix_rows, read_matrix
+from dgeflow.io.tables import read_optional_tsv as _read_tsv
+from dgeflow.layout import OutputLayout
+from dgeflow.methods import label as method_label
+from dgeflow.methods import method as registered_method
 from dgeflow.threads import chunk_slices
 
 # genes x samples embedded as per-sample values (1.5 million: about 2 MB compressed)
@@ -66,10 +69,6 @@ def pack(document: dict) -> str:
     """JSON, gzip-compressed, as base64 text: safe inside a ``<script>`` element (no ``<``)."""
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     return base64.b64encode(gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
-
-
-def _read_tsv(path: Path, **options: Any) -> pd.DataFrame | None:
-    return pd.read_csv(path, sep="\t", **options) if path.is_file() else None
 
 
 def significant_mask(
@@ -142,30 +141,31 @@ def result_entry(
 ) -> dict | None:
     """One result (a contrast tested by one method), its columns aligned to ``genes``."""
     name = contrast_name(contrast)
-    table = _read_tsv(outdir / "de" / method / f"{name}.tsv", index_col=0)
+    paths = OutputLayout(outdir)
+    table = _read_tsv(paths.de_table(method, name), index_col=0)
     if table is None:
         return None
     table.index = table.index.astype(str)
-    cols = RESULT_COLUMNS[method]
+    cols = registered_method(method).columns
     aligned = table.reindex(genes)
-    mean = pd.to_numeric(aligned[cols["mean"]], errors="coerce").to_numpy(dtype=float)
-    lfc = pd.to_numeric(aligned[cols["lfc"]], errors="coerce").to_numpy(dtype=float)
-    p = pd.to_numeric(aligned[cols["pvalue"]], errors="coerce").to_numpy(dtype=float)
-    padj = pd.to_numeric(aligned[cols["padj"]], errors="coerce").to_numpy(dtype=float)
+    mean = pd.to_numeric(aligned[cols.mean], errors="coerce").to_numpy(dtype=float)
+    lfc = pd.to_numeric(aligned[cols.lfc], errors="coerce").to_numpy(dtype=float)
+    p = pd.to_numeric(aligned[cols.pvalue], errors="coerce").to_numpy(dtype=float)
+    padj = pd.to_numeric(aligned[cols.padj], errors="coerce").to_numpy(dtype=float)
     significant = significant_mask(pd.Series(padj), pd.Series(lfc), alpha, lfc_threshold)
-    mean_log = method == "deseq2"  # baseMean is a count; logCPM and AveExpr are logs already
+    mean_log = not cols.mean_is_log  # baseMean is a count; logCPM and AveExpr are logs
     with np.errstate(divide="ignore", invalid="ignore"):
         ma_x = np.where(mean > 0, np.log10(mean), np.nan) if mean_log else mean
     entry: dict[str, Any] = {
         "key": f"{method}/{name}",
         "method": method,
-        "label": f"{name} ({METHOD_LABELS.get(method, method)})",
+        "label": f"{name} ({method_label(method)})",
         "contrast": name,
         "factor": str(contrast.get("factor")),
         "level": str(contrast.get("level")),
         "reference": str(contrast.get("reference")),
-        "file": f"de/{method}/{name}.tsv",
-        "columns": [cols["mean"], cols["lfc"], cols["pvalue"], cols["padj"]],
+        "file": OutputLayout().de_table(method, name),
+        "columns": [cols.mean, cols.lfc, cols.pvalue, cols.padj],
         "mean_log": mean_log,
         "alpha": alpha,
         "lfc_threshold": lfc_threshold,
@@ -179,7 +179,7 @@ def result_entry(
         "volcano": scatter_layers(lfc, _minus_log10(p), significant),
         "p_histogram": p_histogram(p),
     }
-    curve = _read_tsv(outdir / "de" / method / f"{name}_filter_curve.tsv")
+    curve = _read_tsv(paths.filter_curve(method, name))
     if curve is not None and len(curve):
         chosen = curve.index[curve["chosen"].astype(bool)] if "chosen" in curve else []
         entry["filter_curve"] = {
@@ -202,10 +202,11 @@ def p_histogram(p: np.ndarray, bins: int = 40) -> dict:
 def _normalized_log_counts(outdir: Path) -> tuple[pd.DataFrame, str] | None:
     """log2(normalized count + 0.5) x COUNT_SCALE as integers (DESeq2's plotCounts scale),
     normalized by the DESeq2 fit's size factors, else by median-of-ratios ones."""
-    counts_path = outdir / "validation" / "counts.parquet"
+    paths = OutputLayout(outdir)
+    counts_path = Path(paths.validated("counts"))
     if not counts_path.is_file():
         return None
-    factors_table = _read_tsv(outdir / "de" / "deseq2" / "size_factors.tsv", index_col=0)
+    factors_table = _read_tsv(paths.fit_table("deseq2", "size_factors"), index_col=0)
     blocks = []
     if factors_table is not None:
         how = "normalized by the DESeq2 fit's size factors"
@@ -295,9 +296,13 @@ def _level_summaries(
 
 def heatmap_data(outdir: Path, results: list[dict], genes: pd.Index) -> dict | None:
     """The transformed (VST or rlog) values of each result's top genes by adjusted p-value."""
-    qc_dir = outdir / "qc"
+    paths = OutputLayout(outdir)
     path = next(
-        (qc_dir / f"{t}.parquet" for t in ("vst", "rlog") if (qc_dir / f"{t}.parquet").is_file()),
+        (
+            Path(paths.transformed(t, ".parquet"))
+            for t in ("vst", "rlog")
+            if Path(paths.transformed(t, ".parquet")).is_file()
+        ),
         None,
     )
     if path is None:
@@ -322,7 +327,7 @@ def heatmap_data(outdir: Path, results: list[dict], genes: pd.Index) -> dict | N
 
 def cooks_data(outdir: Path) -> dict | None:
     """Per-sample box summaries of log10 Cook's distances (DESeq2's outlier diagnostic)."""
-    table = _read_tsv(outdir / "de" / "deseq2" / "cooks_by_sample.tsv", index_col=0)
+    table = _read_tsv(OutputLayout(outdir).fit_table("deseq2", "cooks_by_sample"), index_col=0)
     if table is None:
         return None
     return {
@@ -333,20 +338,20 @@ def cooks_data(outdir: Path) -> dict | None:
 
 def pca_data(outdir: Path) -> dict | None:
     """Raw PCA scores and, per contrast factor, those after removing the nuisance terms."""
-    qc_dir = outdir / "qc"
-    scores = _read_tsv(qc_dir / "pca_scores.tsv", index_col=0)
+    paths = OutputLayout(outdir)
+    scores = _read_tsv(paths.qc_table("pca_scores"), index_col=0)
     if scores is None:
         return None
     pcs = [c for c in scores.columns if str(c).startswith("PC")]
-    variance = _read_tsv(qc_dir / "pca_variance.tsv")
+    variance = _read_tsv(paths.qc_table("pca_variance"))
     data: dict[str, Any] = {
         "samples": [str(s) for s in scores.index],
         "raw": {pc: rounded(scores[pc]) for pc in pcs},
         "raw_variance": rounded(variance["variance_ratio"]) if variance is not None else None,
         "corrected": {},
     }
-    corrected = _read_tsv(qc_dir / "pca_corrected.tsv")
-    corrected_variance = _read_tsv(qc_dir / "pca_corrected_variance.tsv")
+    corrected = _read_tsv(paths.qc_table("pca_corrected"))
+    corrected_variance = _read_tsv(paths.qc_table("pca_corrected_variance"))
     if corrected is not None:
         for factor, part in corrected.groupby("kept_factor", sort=False):
             part = part.set_index("sample_id").reindex(scores.index)
@@ -390,7 +395,8 @@ def explore_document(outdir: str | Path, config: dict) -> dict | None:
     """Everything the interactive report needs, as one JSON-ready dict (None when the run has
     no validated counts yet)."""
     outdir = Path(outdir)
-    counts_path = outdir / "validation" / "counts.parquet"
+    paths = OutputLayout(outdir)
+    counts_path = Path(paths.validated("counts"))
     if not counts_path.is_file():
         return None
     import pyarrow.parquet as pq
@@ -406,9 +412,9 @@ def explore_document(outdir: str | Path, config: dict) -> dict | None:
         for contrast in config.get("contrasts") or []
         if (entry := result_entry(outdir, genes, method, contrast, alpha, lfc_threshold))
     ]
-    sheet = _read_tsv(outdir / "validation" / "samples.tsv", index_col=0)
+    sheet = _read_tsv(paths.validated("samples"), index_col=0)
     sheet.index = sheet.index.astype(str)
-    annotation = _read_tsv(outdir / "validation" / "annotation.tsv", index_col=0)
+    annotation = _read_tsv(paths.validated("annotation"), index_col=0)
     symbols = None
     if annotation is not None and "gene_name" in annotation:
         annotation.index = annotation.index.astype(str)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from dgeflow.contrasts import contrast_name
+from dgeflow.layout import OutputLayout
 
 REFERENCES = {
     "deseq2": "Love MI, Huber W, Anders S (2014). Moderated estimation of fold change and "
@@ -49,7 +50,7 @@ def _version(package: str) -> str:
 
 
 def _filter_sentence(outdir: Path) -> str:
-    table = outdir / "qc" / "gene_filter.tsv"
+    table = Path(OutputLayout(outdir).gene_filter())
     if not table.is_file():
         return ""
     rows = pd.read_csv(table, sep="\t")

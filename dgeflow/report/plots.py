@@ -4,6 +4,7 @@ except :func:`save_figure`."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import combinations
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +19,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from scipy.cluster import hierarchy  # noqa: E402
 
+from dgeflow.agreement import significant_genes  # noqa: E402
+from dgeflow.methods import label as method_label  # noqa: E402
+from dgeflow.methods import method  # noqa: E402
 from dgeflow.qc import correlation_linkage  # noqa: E402
 
 DPI = 150
@@ -633,5 +637,37 @@ def ql_dispersion_plot(abundance: np.ndarray, raw: np.ndarray, squeezed: np.ndar
     ax.set_ylabel("quarter-root mean deviance")
     ax.set_title("edgeR: quasi-likelihood dispersions", fontsize=10)
     ax.legend(fontsize=8, markerscale=4)
+    fig.tight_layout()
+    return fig
+
+
+def lfc_scatter(tables: dict[str, pd.DataFrame], contrast: str, alpha: float) -> Figure:
+    """log2 fold changes of every pair of methods against each other, significant-in-both
+    genes highlighted."""
+    pairs = list(combinations(sorted(tables), 2))
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.4), squeeze=False)
+    for ax, (a, b) in zip(axes[0], pairs, strict=True):
+        shared = tables[a].index.intersection(tables[b].index)
+        x = pd.to_numeric(tables[a].loc[shared, method(a).columns.lfc], errors="coerce")
+        y = pd.to_numeric(tables[b].loc[shared, method(b).columns.lfc], errors="coerce")
+        both = shared.isin(significant_genes(tables[a], a, alpha)) & shared.isin(
+            significant_genes(tables[b], b, alpha)
+        )
+        ax.scatter(x[~both], y[~both], s=4, color="#bbbbbb", linewidth=0, rasterized=True)
+        ax.scatter(
+            x[both],
+            y[both],
+            s=5,
+            color="#c0392b",
+            linewidth=0,
+            rasterized=True,
+            label=f"significant in both ({int(both.sum())})",
+        )
+        lim = np.nanmax(np.abs(np.r_[x.to_numpy(), y.to_numpy(), 1.0]))
+        ax.plot([-lim, lim], [-lim, lim], color="black", lw=0.6)
+        ax.set_xlabel(f"{method_label(a)} log2 fold change")
+        ax.set_ylabel(f"{method_label(b)} log2 fold change")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"{contrast}: fold changes by method", fontsize=11)
     fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 
 from dgeflow.io.matrix import matrix_suffix
+from dgeflow.layout import QC_PLOTS, QC_TABLES, DE_PLOT_KINDS, OutputLayout
 from dgeflow.io.quantifiers import detect_format
 from dgeflow.contrasts import contrast_name
 
@@ -80,6 +81,8 @@ TRANSFORM = config["qc"]["transform"]
 # large matrices for people (normalized counts, VST/rlog) in the configured format; the
 # matrices rules pass each other (validated counts, transcript lengths) are always Parquet
 MATRIX = matrix_suffix(config["matrix_format"])
+# every output path comes from here (dgeflow/layout.py)
+LAYOUT = OutputLayout(OUTDIR, MATRIX)
 
 
 # Cheap summary steps run in the snakemake process itself, not as cluster jobs.
@@ -90,17 +93,12 @@ localrules:
     report,
 
 
-def out(path):
-    """A path inside the run's output directory."""
-    return f"{OUTDIR}/{path}"
-
-
 def log_path(name):
-    return f"{OUTDIR}/logs/{name}.log"
+    return LAYOUT.log(name)
 
 
 def benchmark_path(name):
-    return f"{OUTDIR}/benchmarks/{name}.tsv"
+    return LAYOUT.benchmark(name)
 
 
 wildcard_constraints:
@@ -208,20 +206,16 @@ def quantification_files():
     return files
 
 
-VALIDATED_MATRICES = ("counts", "tx_lengths")
-
-
 def validated(name):
-    suffix = ".parquet" if name in VALIDATED_MATRICES else ".tsv"
-    return out(f"validation/{name}{suffix}")
+    return LAYOUT.validated(name)
 
 
 def normalized(method):
-    return out(f"normalized/{method}{MATRIX}")
+    return LAYOUT.normalized(method)
 
 
 def transformed():
-    return out(f"qc/{TRANSFORM}{MATRIX}")
+    return LAYOUT.transformed(TRANSFORM)
 
 
 def normalize_inputs(wildcards):
@@ -247,7 +241,7 @@ def validation_outputs():
 
 
 def de_results_inputs(wildcards):
-    files = {"model": out(f"de/{wildcards.de_method}/model.pkl")}
+    files = {"model": LAYOUT.model(wildcards.de_method)}
     if HAS_ANNOTATION:
         files["annotation"] = validated("annotation")
     return files
@@ -261,55 +255,34 @@ def de_fit_inputs():
 
 
 def de_tables(methods=None):
-    return expand(
-        out("de/{de_method}/{contrast}.tsv"),
-        de_method=methods or DE_METHODS,
-        contrast=CONTRASTS,
-    )
+    return [
+        LAYOUT.de_table(method, contrast)
+        for method in methods or DE_METHODS
+        for contrast in CONTRASTS
+    ]
 
 
 def de_filter_curves():
     """DESeq2's independent-filtering curve, one table per contrast (DESeq2 only)."""
     if "deseq2" not in DE_METHODS:
         return []
-    return expand(out("de/deseq2/{contrast}_filter_curve.tsv"), contrast=CONTRASTS)
+    return [LAYOUT.filter_curve("deseq2", contrast) for contrast in CONTRASTS]
 
 
 def de_plots():
-    return expand(
-        out("de/{de_method}/plots/{contrast}_{kind}.png"),
-        de_method=DE_METHODS,
-        contrast=CONTRASTS,
-        kind=["ma", "volcano"],
-    )
+    return [
+        LAYOUT.de_plot(method, contrast, kind)
+        for method in DE_METHODS
+        for contrast in CONTRASTS
+        for kind in DE_PLOT_KINDS
+    ]
 
 
 def de_fit_outputs():
     """What each method's fit writes besides its model (DESeq2: size factors, gene table,
-    Cook's distances per sample, dispersion plot; limma-voom: sample table and voom's trend
-    plot)."""
-    files = []
-    if "deseq2" in DE_METHODS:
-        files += [
-            out("de/deseq2/model.pkl"),
-            out("de/deseq2/size_factors.tsv"),
-            out("de/deseq2/gene_fit.tsv"),
-            out("de/deseq2/cooks_by_sample.tsv"),
-            out("de/deseq2/plots/dispersion.png"),
-        ]
-    if "edger_ql" in DE_METHODS:
-        files += [
-            out("de/edger_ql/model.pkl"),
-            out("de/edger_ql/samples.tsv"),
-            out("de/edger_ql/plots/ql_dispersion.png"),
-        ]
-    if "limma_voom" in DE_METHODS:
-        files += [
-            out("de/limma_voom/model.pkl"),
-            out("de/limma_voom/samples.tsv"),
-            out("de/limma_voom/plots/voom_trend.png"),
-        ]
-    return files
+    Cook's distances per sample, dispersion plot; edgeR QL and limma-voom: sample table and
+    their dispersion or trend plot)."""
+    return [path for m in DE_METHODS for path in LAYOUT.fit_outputs(m).values()]
 
 
 def agreement_outputs():
@@ -317,39 +290,26 @@ def agreement_outputs():
     if len(DE_METHODS) < 2:
         return []
     return [
-        out("de/agreement.tsv"),
-        *expand(out("de/plots/{contrast}_agreement.png"), contrast=CONTRASTS),
+        LAYOUT.agreement(),
+        *[LAYOUT.agreement_plot(contrast) for contrast in CONTRASTS],
     ]
-
-
-QC_TABLES = [
-    "pca_scores",
-    "pca_variance",
-    # the PCA per contrast factor after removing the design's other terms (long tables)
-    "pca_corrected",
-    "pca_corrected_variance",
-    "pc_factor_association",
-    "sample_correlation_summary",
-    "sample_flags",
-]
-QC_PLOTS = ["pca", "scree", "correlation_heatmap"]
 
 
 def all_outputs():
     return [
         *validation_outputs().values(),
         *[normalized(method) for method in METHODS],
-        out("normalized/sample_totals.tsv"),
-        out("normalized/methods.tsv"),
+        LAYOUT.sample_totals(),
+        LAYOUT.normalization_methods(),
         transformed(),
-        *expand(out("qc/{table}.tsv"), table=QC_TABLES),
-        out(f"qc/sample_correlation{MATRIX}"),
-        *expand(out("qc/plots/{plot}.png"), plot=QC_PLOTS),
-        *([out("qc/gene_filter.tsv")] if "deseq2" in DE_METHODS else []),
+        *[LAYOUT.qc_table(table) for table in QC_TABLES],
+        LAYOUT.sample_correlation(),
+        *[LAYOUT.qc_plot(plot) for plot in QC_PLOTS],
+        *([LAYOUT.gene_filter()] if "deseq2" in DE_METHODS else []),
         *de_fit_outputs(),
         *de_tables(),
         *de_filter_curves(),
         *de_plots(),
         *agreement_outputs(),
-        out("report.html"),
+        LAYOUT.report(),
     ]

@@ -2,12 +2,12 @@ rule de_fit_deseq2:
     input:
         unpack(lambda wildcards: de_fit_inputs()),
     output:
-        model=out("de/deseq2/model.pkl"),
-        size_factors=out("de/deseq2/size_factors.tsv"),
-        gene_fit=out("de/deseq2/gene_fit.tsv"),
-        cooks_by_sample=out("de/deseq2/cooks_by_sample.tsv"),
+        model=LAYOUT.model("deseq2"),
+        size_factors=LAYOUT.fit_table("deseq2", "size_factors"),
+        gene_fit=LAYOUT.fit_table("deseq2", "gene_fit"),
+        cooks_by_sample=LAYOUT.fit_table("deseq2", "cooks_by_sample"),
         dispersion_png=report(
-            out("de/deseq2/plots/dispersion.png"),
+            LAYOUT.fit_plot("deseq2"),
             caption="../report/dispersion.rst",
             category="4. Differential expression",
             subcategory="Model fit",
@@ -36,10 +36,10 @@ rule de_fit_edger_ql:
     input:
         unpack(lambda wildcards: de_fit_inputs()),
     output:
-        model=out("de/edger_ql/model.pkl"),
-        samples=out("de/edger_ql/samples.tsv"),
+        model=LAYOUT.model("edger_ql"),
+        samples=LAYOUT.fit_table("edger_ql", "samples"),
         plot=report(
-            out("de/edger_ql/plots/ql_dispersion.png"),
+            LAYOUT.fit_plot("edger_ql"),
             caption="../report/ql_dispersion.rst",
             category="4. Differential expression",
             subcategory="Model fit",
@@ -69,10 +69,10 @@ rule de_fit_limma_voom:
         counts=validated("counts"),
         samples=validated("samples"),
     output:
-        model=out("de/limma_voom/model.pkl"),
-        samples=out("de/limma_voom/samples.tsv"),
+        model=LAYOUT.model("limma_voom"),
+        samples=LAYOUT.fit_table("limma_voom", "samples"),
         plot=report(
-            out("de/limma_voom/plots/voom_trend.png"),
+            LAYOUT.fit_plot("limma_voom"),
             caption="../report/voom_trend.rst",
             category="4. Differential expression",
             subcategory="Model fit",
@@ -106,21 +106,21 @@ rule de_results:
         unpack(de_results_inputs),
     output:
         table=report(
-            out("de/{de_method}/{contrast}.tsv"),
+            LAYOUT.de_table("{de_method}", "{contrast}"),
             caption="../report/de_table.rst",
             category="4. Differential expression",
             subcategory="{contrast}",
             labels={"method": "{de_method}", "file": "results table"},
         ),
         ma_png=report(
-            out("de/{de_method}/plots/{contrast}_ma.png"),
+            LAYOUT.de_plot("{de_method}", "{contrast}", "ma"),
             caption="../report/ma.rst",
             category="4. Differential expression",
             subcategory="{contrast}",
             labels={"method": "{de_method}", "file": "MA plot"},
         ),
         volcano_png=report(
-            out("de/{de_method}/plots/{contrast}_volcano.png"),
+            LAYOUT.de_plot("{de_method}", "{contrast}", "volcano"),
             caption="../report/volcano.rst",
             category="4. Differential expression",
             subcategory="{contrast}",
@@ -150,27 +150,27 @@ rule de_results:
 use rule de_results as de_results_deseq2 with:
     output:
         table=report(
-            out("de/{de_method}/{contrast}.tsv"),
+            LAYOUT.de_table("{de_method}", "{contrast}"),
             caption="../report/de_table.rst",
             category="4. Differential expression",
             subcategory="{contrast}",
             labels={"method": "{de_method}", "file": "results table"},
         ),
         ma_png=report(
-            out("de/{de_method}/plots/{contrast}_ma.png"),
+            LAYOUT.de_plot("{de_method}", "{contrast}", "ma"),
             caption="../report/ma.rst",
             category="4. Differential expression",
             subcategory="{contrast}",
             labels={"method": "{de_method}", "file": "MA plot"},
         ),
         volcano_png=report(
-            out("de/{de_method}/plots/{contrast}_volcano.png"),
+            LAYOUT.de_plot("{de_method}", "{contrast}", "volcano"),
             caption="../report/volcano.rst",
             category="4. Differential expression",
             subcategory="{contrast}",
             labels={"method": "{de_method}", "file": "volcano plot"},
         ),
-        filter_curve=out("de/{de_method}/{contrast}_filter_curve.tsv"),
+        filter_curve=LAYOUT.filter_curve("{de_method}", "{contrast}"),
     wildcard_constraints:
         de_method="deseq2",
 
@@ -179,8 +179,8 @@ rule de_agreement:
     input:
         tables=de_tables(),
     output:
-        table=out("de/agreement.tsv"),
-        plots=expand(out("de/plots/{contrast}_agreement.png"), contrast=CONTRASTS),
+        table=LAYOUT.agreement(),
+        plots=[LAYOUT.agreement_plot(contrast) for contrast in CONTRASTS],
     log:
         log_path("de_agreement"),
     conda:

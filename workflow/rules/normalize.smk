@@ -2,7 +2,7 @@ rule normalize:
     input:
         unpack(normalize_inputs),
     output:
-        out(f"normalized/{{method}}{MATRIX}"),
+        LAYOUT.normalized("{method}"),
     log:
         log_path("normalize/{method}"),
     benchmark:
@@ -24,12 +24,12 @@ rule sample_totals:
         [normalized(method) for method in METHODS],
     output:
         totals=report(
-            out("normalized/sample_totals.tsv"),
+            LAYOUT.sample_totals(),
             caption="../report/sample_totals.rst",
             category="2. Normalization",
             labels={"table": "sample totals per method"},
         ),
-        methods=out("normalized/methods.tsv"),
+        methods=LAYOUT.normalization_methods(),
     log:
         log_path("sample_totals"),
     conda:

@@ -27,17 +27,17 @@ rule sample_qc:
         transformed=transformed(),
         samples=validated("samples"),
     output:
-        **{table: out(f"qc/{table}.tsv") for table in QC_TABLES},
+        **{table: LAYOUT.qc_table(table) for table in QC_TABLES},
         **{
             f"{plot}_png": report(
-                out(f"qc/plots/{plot}.png"),
+                LAYOUT.qc_plot(plot),
                 caption=f"../report/{plot}.rst",
                 category="3. Sample QC",
                 labels={"figure": plot.replace("_", " ")},
             )
             for plot in QC_PLOTS
         },
-        sample_correlation=out(f"qc/sample_correlation{MATRIX}"),
+        sample_correlation=LAYOUT.sample_correlation(),
     log:
         log_path("sample_qc"),
     benchmark:
@@ -61,7 +61,7 @@ rule gene_filter:
         tables=de_tables(["deseq2"]),
     output:
         report(
-            out("qc/gene_filter.tsv"),
+            LAYOUT.gene_filter(),
             caption="../report/gene_filter.rst",
             category="4. Differential expression",
             subcategory="Model fit",

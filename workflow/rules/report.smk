@@ -1,9 +1,9 @@
 rule report:
     input:
-        [path for path in all_outputs() if not path.endswith("report.html")],
+        [path for path in all_outputs() if path != LAYOUT.report()],
     output:
         report(
-            out("report.html"),
+            LAYOUT.report(),
             caption="../report/dgeflow_report.rst",
             category="1. Overview",
             labels={"file": "dgeflow report"},
