@@ -7,7 +7,8 @@ Snakemake wildcards (``"{contrast}"``) alike, since it only formats strings.
 
 ::
 
-    {outdir}/validation/   counts.parquet, tx_lengths.parquet, samples.tsv, summary.tsv, ...
+    {outdir}/validation/   counts.parquet, tx_lengths.parquet, samples.tsv, samples.parquet,
+                           summary.tsv, ...
     {outdir}/normalized/   {method}{matrix}, sample_totals.tsv, methods.tsv
     {outdir}/qc/           {transform}{matrix}, sample_correlation{matrix}, {table}.tsv,
                            gene_filter.tsv, plots/{plot}.png
@@ -80,6 +81,11 @@ class OutputLayout:
             raise ValueError(f"no validated output {name!r}")
         suffix = ".parquet" if name in VALIDATED_MATRICES else ".tsv"
         return self.path(f"validation/{name}{suffix}")
+
+    def typed_samples(self) -> str:
+        """The validated sample sheet with its types (Parquet), which the rules read; the TSV
+        beside it is for people."""
+        return self.path("validation/samples.parquet")
 
     # --- normalization ------------------------------------------------------------------------
     def normalized(self, method: str) -> str:

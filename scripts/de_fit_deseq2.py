@@ -8,8 +8,9 @@ import pandas as pd
 import dgeflow
 from dgeflow import contrasts
 from dgeflow.deseq2.filtering import prefilter_counts
-from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.io import log_to_file, write_table
 from dgeflow.io.matrix import read_matrix
+from dgeflow.io.tables import read_samples
 from dgeflow.methods import method
 from dgeflow.normalize.tx_lengths import deseq2_normalization_factors
 from dgeflow.report import plots
@@ -30,7 +31,7 @@ if len(kept) < len(counts):
         len(counts),
     )
 counts = kept
-samples = read_table(snakemake.input.samples)
+samples = read_samples(snakemake.input.samples)
 reference_levels = contrasts.reference_levels(snakemake.params.contrasts)
 # tximport input: average transcript lengths as normalization factors (DESeqDataSetFromTximport)
 factors = None

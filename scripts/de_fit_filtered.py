@@ -7,8 +7,9 @@ import numpy as np
 
 import dgeflow
 from dgeflow import contrasts
-from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.io import log_to_file, write_table
 from dgeflow.io.matrix import read_matrix
+from dgeflow.io.tables import read_samples
 from dgeflow.methods import method as registered_method
 from dgeflow.report import plots
 from dgeflow.threads import limit_threads
@@ -31,7 +32,7 @@ if method == "edger_ql" and hasattr(snakemake.input, "tx_lengths"):
 with limit_threads(snakemake.threads):
     model = dgeflow.fit(
         counts,
-        read_table(snakemake.input.samples),
+        read_samples(snakemake.input.samples),
         snakemake.params.design,
         method=method,
         reference_levels=contrasts.reference_levels(snakemake.params.contrasts),

@@ -7,8 +7,9 @@ import pandas as pd
 
 from dgeflow import qc
 from dgeflow.contrasts import reference_levels
-from dgeflow.io import log_to_file, read_table, write_table
+from dgeflow.io import log_to_file, write_table
 from dgeflow.io.matrix import read_matrix, write_matrix
+from dgeflow.io.tables import read_samples
 from dgeflow.report import plots
 
 log_to_file(snakemake.log[0])
@@ -16,7 +17,7 @@ log_to_file(snakemake.log[0])
 options = snakemake.params.qc
 out = snakemake.output
 vst = read_matrix(snakemake.input.transformed)
-samples = read_table(snakemake.input.samples).loc[vst.columns]
+samples = read_samples(snakemake.input.samples).loc[vst.columns]
 factors = options["factors"] if options["factors"] is not None else list(samples.columns)
 
 scores, variance_ratio = qc.pca(vst, n_components=options["n_pcs"], ntop=options["n_top_genes"])

@@ -7,6 +7,7 @@ import pandas as pd
 
 from dgeflow.io import log_to_file, write_table
 from dgeflow.io.matrix import write_matrix
+from dgeflow.io.tables import write_samples
 from dgeflow.validate import InputError, check_inputs
 
 log_to_file(snakemake.log[0])
@@ -37,6 +38,7 @@ if not result.ok:
 
 write_matrix(result.counts, snakemake.output.counts)  # int32 where the counts fit
 write_table(result.samples, snakemake.output.samples, "sample_id")
+write_samples(result.samples, snakemake.output.typed_samples)
 if result.lengths is not None:
     write_table(result.lengths, snakemake.output.gene_lengths, "gene_id")
 if result.tx_lengths is not None:

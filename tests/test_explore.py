@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from dgeflow.io.matrix import write_matrix
+from dgeflow.io.tables import write_samples
 from dgeflow.report import explore
 from dgeflow.report.methods_text import methods_paragraph
 
@@ -29,6 +30,7 @@ def _tree(outdir: Path, n_genes: int = 60, n_samples: int = 8, seed: int = 1) ->
         {"condition": ["c", "t"] * (n_samples // 2)}, index=pd.Index(samples, name="sample_id")
     )
     sheet.to_csv(outdir / "validation" / "samples.tsv", sep="\t")
+    write_samples(sheet, outdir / "validation" / "samples.parquet")
     padj = np.linspace(1e-6, 1, n_genes)
     table = pd.DataFrame(
         {

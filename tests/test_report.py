@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 
 from dgeflow import qc  # noqa: E402
 from dgeflow.io.matrix import write_matrix
+from dgeflow.io.tables import write_samples  # noqa: E402
 from dgeflow.report import build as report
 
 EVIL_SAMPLE = "<script>alert(1)</script>"
@@ -57,12 +58,11 @@ def _fake_tree(outdir: Path, with_lengths: bool = False) -> None:
     counts = pd.DataFrame({"gene_id": genes, **{s: [1, 2, 3, 4] for s in SAMPLES}})
     (outdir / "validation").mkdir(parents=True, exist_ok=True)
     write_matrix(counts.set_index("gene_id"), outdir / "validation" / "counts.parquet")
-    _tsv(
-        outdir / "validation" / "samples.tsv",
-        pd.DataFrame(
-            {"sample_id": SAMPLES, "condition": ["control", "control", "treated", "treated"]}
-        ),
+    sheet = pd.DataFrame(
+        {"sample_id": SAMPLES, "condition": ["control", "control", "treated", "treated"]}
     )
+    _tsv(outdir / "validation" / "samples.tsv", sheet)
+    write_samples(sheet.set_index("sample_id"), outdir / "validation" / "samples.parquet")
     _tsv(
         outdir / "validation" / "summary.tsv",
         pd.DataFrame(

@@ -418,3 +418,29 @@ def test_numeric_group_labels_warn(tmp_path):
     result = check_inputs(counts, sheet, "~ batch + cond")
     warnings = [c for c in result.checks if c.status == "warning"]
     assert any("'batch'" in c.detail and "continuous covariate" in c.detail for c in warnings)
+
+
+def test_sheet_types_are_decided_once_from_what_the_user_wrote(tmp_path):
+    """YAML text stays text (quoted numbers, 'NA', booleans as levels), numbers stay numbers,
+    and ids are the exact strings written (01 is not 1)."""
+    from dgeflow.io import read_sample_sheet
+    from dgeflow.io.tables import read_samples, write_samples
+    from dgeflow.validate.sheet import typed_sheet
+
+    path = tmp_path / "samples.yaml"
+    path.write_text(
+        "01: {batch: '1', age: 30, note: 'NA', flag: true}\n"
+        "02: {batch: '2', age: 41.5, note: x, flag: false}\n"
+        "1.0: {batch: '3', age: null, note: y, flag: true}\n"
+    )
+    typed = typed_sheet(read_sample_sheet(path))
+    assert typed.index.tolist() == ["01", "02", "1.0"]
+    assert typed["batch"].tolist() == ["1", "2", "3"]
+    assert pd.api.types.is_string_dtype(typed["batch"])
+    assert typed["note"].tolist() == ["NA", "x", "y"]
+    assert typed["flag"].tolist() == ["True", "False", "True"]
+    assert pd.api.types.is_float_dtype(typed["age"])
+    assert typed["age"].iloc[:2].tolist() == [30.0, 41.5] and pd.isna(typed["age"].iloc[2])
+    write_samples(typed, tmp_path / "samples.parquet")
+    back = read_samples(tmp_path / "samples.parquet")
+    pd.testing.assert_frame_equal(back, typed)

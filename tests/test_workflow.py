@@ -61,7 +61,12 @@ def contract_outputs(
     de_methods: tuple[str, ...] = ("deseq2",),
 ) -> list[Path]:
     """Every output file of the documented output tree (README "Outputs") for a run."""
-    files = ["validation/counts.parquet", "validation/samples.tsv", "validation/summary.tsv"]
+    files = [
+        "validation/counts.parquet",
+        "validation/samples.tsv",
+        "validation/samples.parquet",
+        "validation/summary.tsv",
+    ]
     files += [f"normalized/{m}.parquet" for m in methods]
     files += ["normalized/sample_totals.tsv", "normalized/methods.tsv", f"qc/{transform}.parquet"]
     files += [
@@ -620,3 +625,38 @@ def test_counts_as_a_list_of_htseq_files(tmp_path):
     # every listed file is an input of validation, so a changed file reruns the study
     block = proc.stdout.split("rule validate:")[1].split("\n\n")[0]
     assert all(f"S{i}.htseq.counts" in block for i in (1, 2, 3))
+
+
+@pytest.mark.workflow
+def test_quoted_numeric_levels_stay_a_factor_through_every_rule(tmp_path):
+    """A factor written with quoted numbers in the YAML sheet (cage: '1', '2') is a factor in
+    every rule: validation decides the types once and the rules read them from
+    validation/samples.parquet, never from a re-read TSV that would make it one slope."""
+    sheet = yaml.safe_load((REPO_ROOT / "example" / "samples.yaml").read_text())
+    for meta in sheet.values():
+        meta["cage"] = meta["cage"].removeprefix("cage")  # '1' / '2' as text
+    (tmp_path / "samples.yaml").write_text(yaml.safe_dump(sheet))
+    assert "cage: '1'" in (tmp_path / "samples.yaml").read_text()
+    config = example_config(tmp_path / "results")
+    config.update(samples=str(tmp_path / "samples.yaml"), design="~ cage + treatment")
+    config["contrasts"] = [{"name": "cage", "factor": "cage", "level": "2", "reference": "1"}]
+    config["de"]["methods"] = ["deseq2", "limma_voom"]
+    proc = run_snakemake(
+        "--cores", "2", "--configfile", str(write_config(tmp_path / "s.yaml", config))
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = tmp_path / "results"
+    gene_fit = read_tsv(results / "de" / "deseq2" / "gene_fit.tsv")
+    assert [c for c in gene_fit.columns if c.startswith("coef_")] == [
+        "coef_Intercept",
+        "coef_cage_2_vs_1",
+        "coef_cage_3_vs_1",
+        "coef_cage_4_vs_1",
+        "coef_treatment_treated_vs_control",
+    ]
+    for method in ("deseq2", "limma_voom"):
+        table = read_tsv(results / "de" / method / "cage.tsv")
+        assert len(table) > 0
+    typed = pd.read_parquet(results / "validation" / "samples.parquet")
+    assert typed["cage"].tolist() == [sheet[s]["cage"] for s in typed.index]
+    assert pd.api.types.is_string_dtype(typed["cage"])

@@ -125,8 +125,12 @@ def _yaml_top_level_pairs(text: str, path: Path) -> list[tuple[object, object]]:
                 f"{path}: expected a mapping of sample id -> metadata, e.g.\n"
                 f"  sample1: {{treatment: control, sex: F}}\nfound {found}"
             )
+        # a sample id is the text the user wrote: YAML would read the key 01 as the number 1
         return [
-            (loader.construct_object(k, deep=True), loader.construct_object(v, deep=True))
+            (
+                k.value if isinstance(k, yaml.ScalarNode) else loader.construct_object(k),
+                loader.construct_object(v, deep=True),
+            )
             for k, v in node.value
         ]
     finally:
@@ -236,3 +240,19 @@ def read_optional_tsv(path: str | Path, **options: Any) -> pd.DataFrame | None:
     """A run's TSV output as written (no id handling), or None when the step did not write it."""
     path = Path(path)
     return pd.read_csv(path, sep="\t", **options) if path.is_file() else None
+
+
+def write_samples(samples: pd.DataFrame, path: str | Path) -> None:
+    """Write the validated sample sheet with its types (Parquet): what every rule reads, so no
+    step guesses a column's type again."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples.to_parquet(path)
+
+
+def read_samples(path: str | Path) -> pd.DataFrame:
+    """Read a sample sheet written by :func:`write_samples`: ids and text columns as strings,
+    numeric columns as numbers, exactly as validation decided."""
+    frame = pd.read_parquet(path)
+    frame.index = pd.Index(frame.index.astype(str), name="sample_id")
+    return frame

@@ -31,6 +31,7 @@ import pandas as pd
 from dgeflow.contrasts import contrast_name
 from dgeflow.io.matrix import iter_matrix_rows, read_matrix
 from dgeflow.io.tables import read_optional_tsv as _read_tsv
+from dgeflow.io.tables import read_samples
 from dgeflow.layout import OutputLayout
 from dgeflow.methods import label as method_label
 from dgeflow.methods import method as registered_method
@@ -412,7 +413,7 @@ def explore_document(outdir: str | Path, config: dict) -> dict | None:
         for contrast in config.get("contrasts") or []
         if (entry := result_entry(outdir, genes, method, contrast, alpha, lfc_threshold))
     ]
-    sheet = _read_tsv(paths.validated("samples"), index_col=0)
+    sheet = read_samples(paths.typed_samples())
     sheet.index = sheet.index.astype(str)
     annotation = _read_tsv(paths.validated("annotation"), index_col=0)
     symbols = None

@@ -33,7 +33,7 @@ from dgeflow.validate.design import check_design_formula
 from dgeflow.validate.lengths import annotate_genes, check_lengths
 from dgeflow.validate.quantifications import read_quantifications
 from dgeflow.validate.result import InputError, ValidationResult, read_input
-from dgeflow.validate.sheet import check_qc_factors, check_sheet, match_samples
+from dgeflow.validate.sheet import check_qc_factors, check_sheet, match_samples, typed_sheet
 
 
 def _read_sheet(samples_path: str | Path, result: ValidationResult) -> pd.DataFrame | None:
@@ -166,7 +166,7 @@ def _keep_tables(
 ) -> None:
     """Store the validated tables, the per-gene ones aligned to the counts."""
     result.counts = counts
-    result.samples = samples
+    result.samples = typed_sheet(samples)
     result.lengths = lengths
     if result.tx_lengths is not None:
         result.tx_lengths = result.tx_lengths.loc[counts.index, list(counts.columns)]

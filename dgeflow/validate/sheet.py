@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from dgeflow.validate.result import ValidationResult, did_you_mean, examples
@@ -115,3 +116,28 @@ def check_qc_factors(
             f"{', '.join(map(str, samples.columns))}). Fix: list sheet columns, or null "
             "for all of them.",
         )
+
+
+def typed_sheet(sheet: pd.DataFrame) -> pd.DataFrame:
+    """The sheet with its column types decided once, for every step after validation.
+
+    A column is numeric (a covariate) only when every value the user gave is a number
+    (YAML ``1``, a TSV cell ``1.5``); any other column is text, each value the exact string
+    read (YAML ``'1'`` stays the level ``"1"``, ``'NA'`` the level ``"NA"``). Booleans are text
+    (``True``/``False`` levels). Sample ids are strings.
+    """
+    typed = {}
+    for column in sheet.columns:
+        values = sheet[column]
+        present = values[values.notna()]
+        numeric = len(present) > 0 and all(
+            isinstance(v, int | float | np.integer | np.floating)
+            and not isinstance(v, bool | np.bool_)
+            for v in present
+        )
+        if numeric:
+            typed[column] = pd.to_numeric(values)
+        else:
+            typed[column] = values.map(lambda v: v if pd.isna(v) else str(v)).astype("string")
+    out = pd.DataFrame(typed, index=pd.Index(sheet.index.astype(str), name="sample_id"))
+    return out[list(sheet.columns)] if len(sheet.columns) else out

@@ -229,6 +229,7 @@ def validation_outputs():
     files = {
         "counts": validated("counts"),
         "samples": validated("samples"),
+        "typed_samples": LAYOUT.typed_samples(),
         "summary": validated("summary"),
     }
     if HAS_LENGTHS:
@@ -248,7 +249,7 @@ def de_results_inputs(wildcards):
 
 
 def de_fit_inputs():
-    files = {"counts": validated("counts"), "samples": validated("samples")}
+    files = {"counts": validated("counts"), "samples": LAYOUT.typed_samples()}
     if HAS_TX_LENGTHS:
         files["tx_lengths"] = validated("tx_lengths")
     return files

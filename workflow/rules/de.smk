@@ -67,7 +67,7 @@ rule de_fit_edger_ql:
 rule de_fit_limma_voom:
     input:
         counts=validated("counts"),
-        samples=validated("samples"),
+        samples=LAYOUT.typed_samples(),
     output:
         model=LAYOUT.model("limma_voom"),
         samples=LAYOUT.fit_table("limma_voom", "samples"),

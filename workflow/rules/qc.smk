@@ -25,7 +25,7 @@ rule qc_transform:
 rule sample_qc:
     input:
         transformed=transformed(),
-        samples=validated("samples"),
+        samples=LAYOUT.typed_samples(),
     output:
         **{table: LAYOUT.qc_table(table) for table in QC_TABLES},
         **{
