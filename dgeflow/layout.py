@@ -160,3 +160,35 @@ class OutputLayout:
 
     def benchmark(self, step: str) -> str:
         return self.path(f"benchmarks/{step}.tsv")
+
+
+def inputs_inside_outdir(inputs: dict[str, object], outdir: str | Path) -> list[str]:
+    """Messages for input paths that are ``outdir`` or lie inside it, where a run writes and
+    could overwrite or delete them (``--forceall``, a rerun, a cleanup of the output folder).
+
+    Parameters
+    ----------
+    inputs
+        Config key -> path, list of paths (each checked), or a ``{sample}`` file pattern (the
+        folder before the first wildcard is checked).
+    outdir
+        The run's output directory.
+    """
+    root = Path(os.path.realpath(outdir))
+    found = []
+    for key, value in inputs.items():
+        paths = value if isinstance(value, list | tuple) else [value]
+        for path in paths:
+            if path is None or str(path).strip() == "":
+                continue
+            text = str(path).split("{", 1)[0] or "."
+            resolved = Path(os.path.realpath(text))
+            if resolved == root or root in resolved.parents:
+                found.append(
+                    f"config key {key!r}: input {str(path)!r} lies inside outdir "
+                    f"{str(outdir)!r}, where the run writes its outputs and could overwrite "
+                    "it. Fix: keep inputs outside outdir (move them, or set 'outdir' to a "
+                    "new folder)."
+                )
+                break
+    return found

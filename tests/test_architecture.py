@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dgeflow"
 # bottom to top; a unit is a top-level module or subpackage of dgeflow
 FLOORS = [
     # kernels and plumbing that know nothing of dgeflow
-    {"stats", "threads", "fit_file", "formula", "layout", "simulate"},
+    {"stats", "threads", "fit_file", "formula", "layout", "simulate", "errors"},
     # what every engine takes: contrasts over a design, normalization
     {"contrasts", "normalize"},
     # the filterByExpr + TMM front that edgeR QL and limma-voom share

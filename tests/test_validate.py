@@ -438,7 +438,7 @@ def test_sheet_types_are_decided_once_from_what_the_user_wrote(tmp_path):
     assert typed["batch"].tolist() == ["1", "2", "3"]
     assert pd.api.types.is_string_dtype(typed["batch"])
     assert typed["note"].tolist() == ["NA", "x", "y"]
-    assert typed["flag"].tolist() == ["True", "False", "True"]
+    assert typed["flag"].tolist() == ["true", "false", "true"]  # the text, not Python's bool
     assert pd.api.types.is_float_dtype(typed["age"])
     assert typed["age"].iloc[:2].tolist() == [30.0, 41.5] and pd.isna(typed["age"].iloc[2])
     write_samples(typed, tmp_path / "samples.parquet")

@@ -1,13 +1,13 @@
 """Reading and writing: the workflow's tables (:mod:`dgeflow.io.tables`) and transcript
 quantifications summarized to genes (:mod:`dgeflow.io.tximport`)."""
 
+from dgeflow.io.sample_sheet import read_sample_sheet
 from dgeflow.io.tables import (
     YAML_SUFFIXES,
     TableFormatError,
     log_to_file,
     read_counts,
     read_gene_lengths,
-    read_sample_sheet,
     read_table,
     sniff_separator,
     write_table,

@@ -11,26 +11,74 @@ import csv
 import gzip
 import io
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+
+from dgeflow.errors import DataError
+from dgeflow.formula import FormulaError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _TAB_SUFFIXES = (".tsv", ".tab", ".txt")
 
 
-class TableFormatError(ValueError):
-    """A file that cannot be read as the table it should be."""
+class TableFormatError(DataError):
+    """A file that cannot be read as the table it should be.
+
+    ``fix``, when given, is the specific change that makes the file readable; without it the
+    caller words the fix for the input as a whole.
+    """
+
+    def __init__(self, message: str, fix: str | None = None):
+        super().__init__(message)
+        self.fix = fix
 
 
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+_UTF8_FIX = (
+    "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.tsv > out.tsv`, or Excel's "
+    "'CSV UTF-8' format)."
+)
+
+
+def not_utf8(path: str | Path, err: UnicodeDecodeError) -> TableFormatError:
+    """The error for a file that is not UTF-8 text, naming the first bad line and byte."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                shown = line[max(bad.start - 20, 0) : bad.end + 20].decode("utf-8", "replace")
+                return TableFormatError(
+                    f"{path}: not UTF-8 text: line {number} has byte "
+                    f"0x{line[bad.start]:02X} ({shown.strip()!r})",
+                    _UTF8_FIX,
+                )
+    return TableFormatError(f"{path}: not UTF-8 text ({err})", _UTF8_FIX)
+
+
+def _first_lines(path: Path, n: int) -> list[str]:
+    lines = []
+    try:
+        with _open_text(path) as handle:
+            for line in handle:
+                lines.append(line.rstrip("\r\n"))
+                if len(lines) == n:
+                    break
+    except UnicodeDecodeError as err:
+        raise not_utf8(path, err) from err
+    return lines
 
 
 def _base_suffix(path: Path) -> str:
@@ -43,44 +91,101 @@ def _base_suffix(path: Path) -> str:
 def sniff_separator(path: str | Path) -> str:
     """Column separator of a delimited text file: by extension, else by its first line.
 
-    ``.csv`` is comma-separated and ``.tsv``/``.tab``/``.txt`` tab-separated (optionally
-    gzipped); for other names the first line decides (tab if it has one, else comma).
+    ``.csv`` is comma-separated. Otherwise a tab in the first line means tab-separated; a
+    ``.tsv``/``.tab``/``.txt`` (optionally gzipped) or extension-less first line without tabs
+    or commas but with spaces is space-separated, as R's ``write.table()`` writes by default;
+    else tab for the tab extensions and comma for the rest.
     """
     path = Path(path)
     suffix = _base_suffix(path)
     if suffix == ".csv":
         return ","
-    if suffix in _TAB_SUFFIXES:
+    first = next(iter(_first_lines(path, 1)), "")
+    if "\t" in first:
         return "\t"
-    with _open_text(path) as handle:
-        first = handle.readline()
-    return "\t" if "\t" in first else ","
+    if " " in first.strip() and (suffix in _TAB_SUFFIXES or "," not in first):
+        return " "
+    return "\t" if suffix in _TAB_SUFFIXES else ","
 
 
-def _read_header(path: Path, sep: str) -> list[str]:
-    with _open_text(path) as handle:
-        first = handle.readline()
-    if not first.strip():
+def _split(line: str, sep: str) -> list[str]:
+    return next(csv.reader([line], delimiter=sep), [])
+
+
+# first header fields that name the id column: a row one field longer than such a header is
+# ragged, not R's header without the row-name column
+_ID_LABELS = {
+    "",
+    "id",
+    "gene",
+    "genes",
+    "gene_id",
+    "geneid",
+    "gene_name",
+    "gene_symbol",
+    "symbol",
+    "ensembl_gene_id",
+    "feature",
+    "feature_id",
+    "name",
+    "sample",
+    "sample_id",
+    "sampleid",
+}
+
+
+def _column_names(path: Path, sep: str) -> tuple[list[str], list[str] | None]:
+    """The header as written, and the column names to read with when the header does not
+    name every column: R's ``write.table()`` leaves the row-name column out of the header."""
+    lines = _first_lines(path, 2)
+    if not lines or not lines[0].strip():
         raise TableFormatError(f"{path}: the first line (the header) is empty")
-    return next(csv.reader([first.rstrip("\r\n")], delimiter=sep))
+    header = _split(lines[0], sep)
+    if len(lines) > 1 and header[0].strip().casefold() not in _ID_LABELS:
+        row = _split(lines[1], sep)
+        if len(row) == len(header) + 1 and row[-1] != "":
+            return header, ["", *header]
+    return header, None
 
 
-def _read_table(path: Path, id_label: str) -> tuple[pd.DataFrame, list[str]]:
-    """Read a delimited table whose first column holds ids; keep duplicate column names."""
+def _read_table(
+    path: Path, id_label: str, as_text: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read a delimited table whose first column holds ids; keep duplicate column names.
+    ``as_text`` reads every cell as its exact text (no missing values, numbers or booleans)."""
     sep = sniff_separator(path)
-    header = _read_header(path, sep)
+    header, names = _column_names(path, sep)
+    options: dict[str, Any] = {} if names is None else {"names": names, "skiprows": 1}
+    options |= {"dtype": str, "keep_default_na": False} if as_text else {"dtype": {0: str}}
     try:
         with warnings.catch_warnings():
             # a row longer than the header would silently lose its last fields
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, sep=sep, dtype={0: str}, index_col=False)
+            frame = pd.read_csv(path, sep=sep, index_col=False, **options)
     except pd.errors.ParserWarning as err:
         raise TableFormatError(
             f"{path}: some rows have more fields than the header ({len(header)} columns); "
             "check the separator and that the header names every column"
         ) from err
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise TableFormatError(f"{path}: cannot parse as a delimited table ({err})") from err
+    except UnicodeDecodeError as err:
+        raise not_utf8(path, err) from err
+    except pd.errors.ParserError as err:
+        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if ragged:
+            expected, line, seen = ragged.groups()
+            raise TableFormatError(
+                f"{path}: line {line} has {seen} fields, the lines above it {expected}; some "
+                "rows have more fields than the header: check the separator and that the "
+                "header names every column"
+            ) from err
+        detail = " ".join(str(err).split())
+        raise TableFormatError(f"{path}: cannot parse as a delimited table ({detail})") from err
+    if names is not None:
+        header = names
+    last = frame.iloc[:, -1] if frame.shape[1] else None
+    if len(header) > 1 and header[-1] == "" and (last.isna() | (last == "")).all():
+        # a separator at the end of every line: an empty last column, not a sample
+        header, frame = header[:-1], frame.iloc[:, :-1]
     if frame.shape[1] < 1:
         raise TableFormatError(f"{path}: no columns found")
     if len(header) == frame.shape[1]:
@@ -111,77 +216,6 @@ def read_counts(path: str | Path) -> pd.DataFrame:
         :func:`dgeflow.validate.validate_inputs` to report.
     """
     frame, _ = _read_table(Path(path), "gene_id")
-    return frame
-
-
-def _yaml_top_level_pairs(text: str, path: Path) -> list[tuple[object, object]]:
-    """Load a YAML mapping keeping duplicate top-level keys (PyYAML keeps only the last)."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if not isinstance(node, yaml.MappingNode):
-            found = "an empty file" if node is None else f"a YAML {node.id}"
-            raise TableFormatError(
-                f"{path}: expected a mapping of sample id -> metadata, e.g.\n"
-                f"  sample1: {{treatment: control, sex: F}}\nfound {found}"
-            )
-        # a sample id is the text the user wrote: YAML would read the key 01 as the number 1
-        return [
-            (
-                k.value if isinstance(k, yaml.ScalarNode) else loader.construct_object(k),
-                loader.construct_object(v, deep=True),
-            )
-            for k, v in node.value
-        ]
-    finally:
-        loader.dispose()
-
-
-def read_sample_sheet(path: str | Path) -> pd.DataFrame:
-    """Read a sample sheet.
-
-    Parameters
-    ----------
-    path
-        A YAML mapping ``sample id -> {column: value}`` (``.yaml``/``.yml``), or a TSV/CSV
-        whose first column is the sample id (its header may be empty, as R writes it).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by sample id (``sample_id``, strings, duplicates kept), one column per
-        metadata field in order of first appearance; absent fields are missing values.
-
-    Raises
-    ------
-    TableFormatError
-        When the file is not a mapping of mappings (YAML) or not a table.
-    """
-    path = Path(path)
-    if _base_suffix(path) in YAML_SUFFIXES:
-        with _open_text(path) as handle:
-            text = handle.read()
-        try:
-            pairs = _yaml_top_level_pairs(text, path)
-        except yaml.YAMLError as err:
-            raise TableFormatError(f"{path}: not valid YAML ({err})") from err
-        ids: list[str] = []
-        rows: list[dict] = []
-        for key, value in pairs:
-            if value is None:
-                value = {}
-            if not isinstance(value, dict):
-                raise TableFormatError(
-                    f"{path}: sample {key!r} should map to a dict of metadata "
-                    f"(e.g. {{treatment: control}}), found {value!r}"
-                )
-            ids.append(str(key).strip())
-            rows.append({str(k): v for k, v in value.items()})
-        frame = pd.DataFrame.from_records(rows, index=pd.Index(ids, name="sample_id"))
-        if not rows:
-            frame = pd.DataFrame(index=pd.Index([], name="sample_id", dtype=str))
-        return frame.infer_objects()
-    frame, _ = _read_table(path, "sample_id")
     return frame
 
 
@@ -225,7 +259,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def log_to_file(path: str | Path) -> None:
-    """Send logging and stderr (warnings, tracebacks) of a workflow job to its log file."""
+    """Send logging and stderr (warnings, tracebacks) of a workflow job to its log file, and
+    end a failing job with one line on the console (:func:`report_failure`)."""
     logging.basicConfig(
         filename=str(path),
         filemode="w",
@@ -234,6 +269,25 @@ def log_to_file(path: str | Path) -> None:
         force=True,
     )
     sys.stderr = logging.getLogger().handlers[0].stream
+    sys.excepthook = lambda kind, err, tb: report_failure(err, Path(path))
+
+
+def failure_line(err: BaseException, log: Path) -> str:
+    """What the console shows when a step stops: the message of a :class:`DataError` (it
+    names the file or setting and the fix), else that dgeflow itself failed."""
+    step = log.stem
+    if isinstance(err, DataError | FormulaError):
+        return f"dgeflow step {step!r} stopped: {err} (log: {log})"
+    return (
+        f"dgeflow step {step!r} failed inside dgeflow ({type(err).__name__}: {err}); this is "
+        f"a bug, not a problem with your files: please report it with the log {log}"
+    )
+
+
+def report_failure(err: BaseException, log: Path) -> None:
+    """The full traceback into the job's log, one line on the console."""
+    logging.getLogger().error("step failed", exc_info=err)
+    print(failure_line(err, log), file=sys.__stderr__)
 
 
 def read_optional_tsv(path: str | Path, **options: Any) -> pd.DataFrame | None:

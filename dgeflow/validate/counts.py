@@ -17,7 +17,12 @@ _VALUE_KINDS = {
     "missing": "missing value(s)",
     "negative": "negative value(s)",
     "fractional": "non-integer value(s)",
+    "too_large": "count(s) above 2^53",
 }
+
+#: The largest count every step holds exactly: the engines compute in double precision, as
+#: R does, and a double has 53 bits of integer; larger values would be rounded silently.
+MAX_EXACT_COUNT = 2**53
 
 
 def read_htseq_list(paths: list, sample_ids, result: ValidationResult) -> CountInput | None:
@@ -78,7 +83,9 @@ def _count_problems(raw: pd.DataFrame) -> dict:
         if pd.api.types.is_integer_dtype(column.dtype) and not isinstance(
             column.dtype, pd.api.extensions.ExtensionDtype
         ):
-            add("negative", column.to_numpy() < 0, col)
+            values = column.to_numpy()
+            add("negative", values < 0, col)
+            add("too_large", values > MAX_EXACT_COUNT, col)
             continue
         missing = column.isna().to_numpy()
         if pd.api.types.is_bool_dtype(column.dtype):
@@ -94,6 +101,7 @@ def _count_problems(raw: pd.DataFrame) -> dict:
         with np.errstate(invalid="ignore"):
             add("negative", finite & (values < 0), col)
             add("fractional", finite & (values != np.round(values)), col)
+            add("too_large", finite & (values > MAX_EXACT_COUNT), col)
     problems: dict = {
         kind: (np.concatenate([r for r, _ in parts]), np.concatenate([c for _, c in parts]))
         for kind, parts in found.items()
@@ -168,6 +176,11 @@ def _value_fix(kind: str, text_columns: pd.Index) -> str:
         return f"{hint} Fix: counts must be whole numbers >= 0."
     if kind == "missing":
         return " Fix: fill in the count (0 if the gene had no reads) or remove the gene."
+    if kind == "too_large":
+        return (
+            f" No read count is that large; the largest a count can be and stay exact is "
+            f"{MAX_EXACT_COUNT:,}. Fix: check the file for corrupted or non-count columns."
+        )
     if kind == "negative":
         return " Fix: use raw read counts, not log-transformed, centred or batch-corrected values."
     return (
@@ -205,6 +218,14 @@ def check_counts(raw: pd.DataFrame, path: str, result: ValidationResult) -> pd.D
             "error",
             f"{where} has no sample columns (found only the gene id column). Fix: write one "
             "column per sample, separated by tabs (.tsv) or commas (.csv), gene id first.",
+        )
+        return None
+    if raw.shape[0] == 0:
+        result.add(
+            "count_values",
+            "error",
+            f"{where} has no genes: only a header line. Fix: write one row per gene "
+            "(gene id, then one count per sample).",
         )
         return None
     ids_ok = _check_ids(raw, where, result)

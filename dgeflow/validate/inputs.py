@@ -33,7 +33,13 @@ from dgeflow.validate.design import check_design_formula
 from dgeflow.validate.lengths import annotate_genes, check_lengths
 from dgeflow.validate.quantifications import read_quantifications
 from dgeflow.validate.result import InputError, ValidationResult, read_input
-from dgeflow.validate.sheet import check_qc_factors, check_sheet, match_samples, typed_sheet
+from dgeflow.validate.sheet import (
+    check_level_spellings,
+    check_qc_factors,
+    check_sheet,
+    match_samples,
+    typed_sheet,
+)
 
 
 def _read_sheet(samples_path: str | Path, result: ValidationResult) -> pd.DataFrame | None:
@@ -150,6 +156,8 @@ def _check_model(
     if samples is not None:
         levels = reference_levels(contrasts, samples)
         formula = check_design_formula(design, reduced, samples, samples_path, levels, result)
+        design_columns = formula.variables if formula is not None else list(samples.columns)
+        check_level_spellings(samples, design_columns, samples_path, result)
     else:
         result.add("design", "skipped", "sample sheet unusable")
     check_contrasts(contrasts, formula, samples, samples_path, result)

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from dgeflow.errors import DataError
 from dgeflow.io import TableFormatError
+from dgeflow.io.tables import not_utf8
 
 #: How many offending items a message names before saying "and N more".
 N_EXAMPLES = 5
 
 
-class InputError(ValueError):
+class InputError(DataError):
     """Invalid workflow inputs; the message lists every problem found, one per line.
 
     Attributes
@@ -116,11 +118,14 @@ def read_input(
         return None
     try:
         value = reader(p)
-    except (OSError, TableFormatError, ValueError, UnicodeDecodeError) as err:
+    except (OSError, TableFormatError, ValueError) as err:
+        if isinstance(err, UnicodeDecodeError) and p.is_file():
+            err = not_utf8(p, err)
+        own_fix = getattr(err, "fix", None) or fix
         result.add(
             f"{what}_file",
             "error",
-            f"{what} file {str(p)!r} could not be read: {err}. Fix: {fix}",
+            f"{what} file {str(p)!r} could not be read: {err}. Fix: {own_fix}",
         )
         return None
     result.add(f"{what}_file", "ok", str(p))

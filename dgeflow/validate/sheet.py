@@ -141,3 +141,41 @@ def typed_sheet(sheet: pd.DataFrame) -> pd.DataFrame:
             typed[column] = values.map(lambda v: v if pd.isna(v) else str(v)).astype("string")
     out = pd.DataFrame(typed, index=pd.Index(sheet.index.astype(str), name="sample_id"))
     return out[list(sheet.columns)] if len(sheet.columns) else out
+
+
+def _spellings(values: pd.Series) -> list[list[str]]:
+    """Groups of distinct text values that differ only by letter case or surrounding
+    whitespace, each group in order of first appearance."""
+    groups: dict[str, list[str]] = {}
+    for value in values.dropna().unique():
+        if isinstance(value, str):
+            groups.setdefault(value.strip().casefold(), []).append(value)
+    return [spellings for spellings in groups.values() if len(spellings) > 1]
+
+
+def check_level_spellings(
+    samples: pd.DataFrame, design_columns: Sequence[str], path: str, result: ValidationResult
+) -> None:
+    """Levels spelled two ways (``treated``, ``Treated``, ``treated ``) are a stop in a design
+    column: they would silently become separate groups. Elsewhere (columns only coloured in
+    QC) they are a warning. Merging them is not ours to decide: ``Ctrl`` and ``ctrl`` may be
+    two batches a lab told apart by case."""
+    for column in samples.columns:
+        for spellings in _spellings(samples[column]):
+            shown = "; ".join(
+                f"{s!r} (sample(s) {examples(samples.index[samples[column] == s], 3)})"
+                for s in spellings
+            )
+            in_design = column in design_columns
+            result.add(
+                "level_spellings",
+                "error" if in_design else "warning",
+                f"sample sheet {path!r}: column {column!r} spells one level "
+                f"{len(spellings)} ways, which differ only in case or surrounding spaces: "
+                f"{shown}. "
+                + (
+                    "They would be fitted as separate groups. Fix: write each level one way."
+                    if in_design
+                    else "They are shown as separate groups in QC; write each level one way."
+                ),
+            )

@@ -6,7 +6,13 @@ import shlex
 from pathlib import Path
 
 from dgeflow.io.matrix import matrix_suffix
-from dgeflow.layout import QC_PLOTS, QC_TABLES, DE_PLOT_KINDS, OutputLayout
+from dgeflow.layout import (
+    QC_PLOTS,
+    QC_TABLES,
+    DE_PLOT_KINDS,
+    OutputLayout,
+    inputs_inside_outdir,
+)
 from dgeflow.io.quantifiers import detect_format
 from dgeflow.contrasts import contrast_name
 
@@ -40,6 +46,19 @@ if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
     )
 
 OUTDIR = os.path.normpath(config["outdir"])
+INPUTS_INSIDE_OUTDIR = inputs_inside_outdir(
+    {
+        "counts": config.get("counts"),
+        "samples": config.get("samples"),
+        "gene_lengths": config.get("gene_lengths"),
+        "annotation": config.get("annotation"),
+        "quantifications.files": (config.get("quantifications") or {}).get("files"),
+        "quantifications.tx2gene": (config.get("quantifications") or {}).get("tx2gene"),
+    },
+    OUTDIR,
+)
+if INPUTS_INSIDE_OUTDIR:
+    raise ValueError("\n".join(INPUTS_INSIDE_OUTDIR))
 # TPM, RPKM and FPKM divide by gene length: without gene_lengths they are not requested at
 # all (so the DAG never contains them) and normalized/methods.tsv records why.
 LENGTH_METHODS = ("tpm", "rpkm", "fpkm")
@@ -76,7 +95,8 @@ METHODS = [
 ]
 SKIPPED_METHODS = [m for m in config["normalization"]["methods"] if m not in METHODS]
 CONTRASTS = {contrast_name(c): c for c in config["contrasts"]}
-DE_METHODS = list(config["de"]["methods"])
+# no contrasts: a QC-only run (validation, normalization, sample QC, the report), no DE fit
+DE_METHODS = list(config["de"]["methods"]) if CONTRASTS else []
 TRANSFORM = config["qc"]["transform"]
 # large matrices for people (normalized counts, VST/rlog) in the configured format; the
 # matrices rules pass each other (validated counts, transcript lengths) are always Parquet

@@ -1,0 +1,337 @@
+"""The catalogue of hostile inputs: every case gives the clean study's exact tables, or one
+clean stop naming the file, the item and the fix. Never a traceback, never silent loss.
+
+Each bug found at the door becomes a case here. Quantifier files (salmon, kallisto, HTSeq
+folders) have their own catalogue in test_hostile_quantifiers.py, degenerate data in
+test_degenerate.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dgeflow.errors import DataError
+from dgeflow.io.sample_sheet import MAX_ALIAS_EXPANSION
+from dgeflow.io.tables import failure_line
+from dgeflow.layout import inputs_inside_outdir
+from dgeflow.validate import check_inputs
+
+SAMPLES = ["A1", "A2", "A3", "B1", "B2", "B3"]
+GROUP = {"A1": "control", "A2": "control", "A3": "control"} | dict.fromkeys(
+    ["B1", "B2", "B3"], "treated"
+)
+CONTRAST = {"factor": "condition", "level": "treated", "reference": "control"}
+RNG = np.random.default_rng(7)
+COUNTS = pd.DataFrame(
+    RNG.poisson(50, size=(12, 6)),
+    index=pd.Index([f"g{i:02d}" for i in range(12)], name="gene_id"),
+    columns=SAMPLES,
+)
+
+
+def lines_of_counts(sep: str = "\t", *, quote: bool = False, id_header: str = "gene_id"):
+    """The clean counts as text lines; ``id_header=None`` leaves the id column out of the
+    header, as R's write.table() does."""
+
+    def q(text: str) -> str:
+        return f'"{text}"' if quote else text
+
+    header = [q(s) for s in SAMPLES]
+    if id_header is not None:
+        header = [q(id_header), *header]
+    rows = [sep.join([q(g), *map(str, COUNTS.loc[g])]) for g in COUNTS.index]
+    return [sep.join(header), *rows]
+
+
+def write_lines(path: Path, lines: list[str], end: str = "\n", encoding="utf-8") -> Path:
+    path.write_bytes((end.join(lines) + end).encode(encoding))
+    return path
+
+
+def write_sheet(path: Path, values: dict[str, str] | None = None) -> Path:
+    values = values or GROUP
+    path.write_text("".join(f"{s}: {{condition: {v!r}}}\n" for s, v in values.items()))
+    return path
+
+
+def validate(counts: Path, sheet: Path, design: str = "~ condition", contrasts=(CONTRAST,)):
+    return check_inputs(counts, sheet, design, list(contrasts))
+
+
+@pytest.fixture
+def sheet(tmp_path) -> Path:
+    return write_sheet(tmp_path / "samples.yaml")
+
+
+@pytest.fixture
+def clean(tmp_path, sheet):
+    result = validate(write_lines(tmp_path / "clean.tsv", lines_of_counts()), sheet)
+    assert result.ok, result.problems
+    return result
+
+
+def assert_same_as_clean(result, clean) -> None:
+    assert result.ok, result.problems
+    pd.testing.assert_frame_equal(result.counts, clean.counts)
+    pd.testing.assert_frame_equal(result.samples, clean.samples)
+
+
+def only_problem(result) -> str:
+    assert not result.ok
+    assert len(result.problems) == 1, result.problems
+    return result.problems[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# files other tools write: read exactly as the clean matrix
+
+
+@pytest.mark.parametrize(
+    "name, lines",
+    [
+        ("trailing_tab.tsv", [line + "\t" for line in lines_of_counts()]),
+        (
+            "trailing_tab_rows.tsv",
+            [lines_of_counts()[0]] + [r + "\t" for r in lines_of_counts()[1:]],
+        ),
+        ("r_write_table.txt", lines_of_counts(" ", quote=True, id_header=None)),
+        ("r_write_table_tab.tsv", lines_of_counts("\t", quote=False, id_header=None)),
+        ("r_write_table_quoted.tsv", lines_of_counts("\t", quote=True, id_header=None)),
+        ("r_write_csv.csv", lines_of_counts(",", quote=True, id_header="")),
+        ("quoted.tsv", lines_of_counts("\t", quote=True)),
+    ],
+)
+def test_files_written_by_other_tools_read_as_the_clean_matrix(
+    tmp_path, sheet, clean, name, lines
+):
+    assert_same_as_clean(validate(write_lines(tmp_path / name, lines), sheet), clean)
+
+
+def test_windows_line_ends_and_byte_order_mark_read_as_clean(tmp_path, sheet, clean):
+    path = write_lines(
+        tmp_path / "excel.csv", lines_of_counts(","), end="\r\n", encoding="utf-8-sig"
+    )
+    assert_same_as_clean(validate(path, sheet), clean)
+    sheet_bom = tmp_path / "samples_bom.tsv"
+    write_lines(
+        sheet_bom,
+        ["sample\tcondition", *[f"{s}\t{v}" for s, v in GROUP.items()]],
+        end="\r\n",
+        encoding="utf-8-sig",
+    )
+    assert_same_as_clean(validate(tmp_path / "excel.csv", sheet_bom), clean)
+
+
+def test_gzipped_counts_read_as_clean(tmp_path, sheet, clean):
+    path = tmp_path / "counts.tsv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("\n".join(lines_of_counts()) + "\n")
+    assert_same_as_clean(validate(path, sheet), clean)
+
+
+def test_ragged_row_under_an_id_header_is_not_taken_for_r_format(tmp_path, sheet):
+    lines = lines_of_counts()
+    lines[3] += "\t7"
+    problem = only_problem(validate(write_lines(tmp_path / "ragged.tsv", lines), sheet))
+    assert "ragged.tsv" in problem and "more fields than the header" in problem
+
+
+# ---------------------------------------------------------------------------------------------
+# counts that cannot be held exactly: stop naming gene and sample
+
+
+@pytest.mark.parametrize("value", [str(2**63), "1e20", str(2**53 + 1), "99999999999999999999999"])
+def test_counts_beyond_exact_integers_stop_naming_gene_and_sample(tmp_path, sheet, value):
+    lines = lines_of_counts()
+    fields = lines[4].split("\t")
+    fields[3] = value  # gene g03, sample A3
+    lines[4] = "\t".join(fields)
+    problem = only_problem(validate(write_lines(tmp_path / "big.tsv", lines), sheet))
+    assert problem.startswith("counts file ") and "big.tsv" in problem
+    assert "1 count(s) above 2^53 (gene/sample: g03/A3)" in problem
+    assert "9,007,199,254,740,992" in problem
+
+
+def test_largest_exact_count_is_kept_exactly(tmp_path, sheet):
+    lines = lines_of_counts()
+    fields = lines[4].split("\t")
+    fields[3] = str(2**53)
+    lines[4] = "\t".join(fields)
+    result = validate(write_lines(tmp_path / "edge.tsv", lines), sheet)
+    assert result.ok, result.problems
+    assert result.counts.loc["g03", "A3"] == 2**53
+    assert result.counts.dtypes.unique().tolist() == [np.dtype("int64")]
+
+
+def test_header_only_counts_stop(tmp_path, sheet):
+    path = write_lines(tmp_path / "header.tsv", lines_of_counts()[:1])
+    problem = only_problem(validate(path, sheet))
+    assert "header.tsv' has no genes: only a header line" in problem
+
+
+def test_empty_counts_file_stops(tmp_path, sheet):
+    path = tmp_path / "empty.tsv"
+    path.write_text("")
+    problem = only_problem(validate(path, sheet))
+    assert "empty.tsv" in problem and "empty" in problem.split("could not be read:")[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# text encodings
+
+
+def test_counts_not_utf8_name_line_and_byte(tmp_path, sheet):
+    lines = lines_of_counts()
+    lines[5] = lines[5].replace("g04", "g04\u00e9")
+    path = write_lines(tmp_path / "latin1.tsv", lines, encoding="latin-1")
+    problem = only_problem(validate(path, sheet))
+    assert "latin1.tsv" in problem and "not UTF-8 text: line 6 has byte 0xE9" in problem
+    assert "Fix: save the file as UTF-8" in problem
+
+
+def test_sample_sheet_not_utf8_names_line_and_byte(tmp_path, clean):
+    path = tmp_path / "samples.yaml"
+    path.write_bytes("A1: {condition: contr\u00f4l}\n".encode("latin-1"))
+    result = validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), path)
+    problem = result.problems[0]
+    assert "samples.yaml" in problem and "not UTF-8 text: line 1 has byte 0xF4" in problem
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML that would take the machine down
+
+
+def test_yaml_alias_bomb_stops_within_a_second(tmp_path):
+    rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        rows.append(f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]")
+    rows.append("A1: {condition: control, notes: *i}")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(rows) + "\n")
+    assert path.stat().st_size < 1024
+    start = time.perf_counter()
+    result = validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), path)
+    assert time.perf_counter() - start < 1.0
+    problem = result.problems[0]
+    assert "bomb.yaml" in problem and "YAML aliases (*name) expand" in problem
+    assert f"limit: {MAX_ALIAS_EXPANSION:,}" in problem
+    assert "Fix: write each sample's metadata out instead of nesting aliases" in problem
+
+
+def test_recursive_yaml_alias_stops(tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.write_text("A1: &a {condition: control, self: *a}\n")
+    result = validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), path)
+    assert "loop.yaml" in result.problems[0] and "refers to itself" in result.problems[0]
+
+
+def test_shared_metadata_by_alias_is_allowed(tmp_path, clean):
+    path = tmp_path / "alias.yaml"
+    path.write_text(
+        "A1: &ctl {condition: control}\nA2: *ctl\nA3: *ctl\n"
+        "B1: &trt {condition: treated}\nB2: *trt\nB3: *trt\n"
+    )
+    result = validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), path)
+    assert_same_as_clean(result, clean)
+
+
+# ---------------------------------------------------------------------------------------------
+# levels spelled two ways
+
+
+def test_levels_differing_by_case_stop_naming_both_spellings(tmp_path):
+    sheet = write_sheet(tmp_path / "s.yaml", GROUP | {"B3": "Treated"})
+    problem = only_problem(validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), sheet))
+    assert problem == (
+        f"sample sheet {str(sheet)!r}: column 'condition' spells one level 2 ways, which "
+        "differ only in case or surrounding spaces: 'treated' (sample(s) 'B1', 'B2'); "
+        "'Treated' (sample(s) 'B3'). They would be fitted as separate groups. Fix: write each "
+        "level one way."
+    )
+
+
+def test_levels_differing_by_surrounding_space_stop(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    rows = [f"{s}\t{v}" for s, v in GROUP.items()]
+    rows[2] = "A3\tcontrol "
+    write_lines(sheet, ["sample\tcondition", *rows])
+    problem = only_problem(validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), sheet))
+    assert "'control' (sample(s) 'A1', 'A2'); 'control ' (sample(s) 'A3')" in problem
+
+
+def test_spellings_outside_the_design_warn(tmp_path, clean):
+    sheet = tmp_path / "s.yaml"
+    sheet.write_text(
+        "".join(
+            f"{s}: {{condition: {v}, site: {'Lab' if s == 'B3' else 'lab'}}}\n"
+            for s, v in GROUP.items()
+        )
+    )
+    result = validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), sheet)
+    assert result.ok
+    warnings = [c.detail for c in result.checks if c.status == "warning"]
+    assert any("column 'site' spells one level 2 ways" in w for w in warnings)
+    assert result.samples["site"].tolist() == ["lab"] * 5 + ["Lab"]  # kept as written
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs the run could overwrite
+
+
+def test_inputs_inside_outdir_are_refused(tmp_path):
+    out = tmp_path / "results"
+    found = inputs_inside_outdir(
+        {
+            "counts": str(out / "counts.tsv"),
+            "samples": str(tmp_path / "samples.yaml"),
+            "quantifications.files": str(out / "quant" / "{sample}" / "quant.sf"),
+            "gene_lengths": None,
+        },
+        out,
+    )
+    assert found == [
+        f"config key 'counts': input {str(out / 'counts.tsv')!r} lies inside outdir "
+        f"{str(out)!r}, where the run writes its outputs and could overwrite it. Fix: keep "
+        "inputs outside outdir (move them, or set 'outdir' to a new folder).",
+        f"config key 'quantifications.files': input "
+        f"{str(out / 'quant' / '{sample}' / 'quant.sf')!r} lies inside outdir {str(out)!r}, "
+        "where the run writes its outputs and could overwrite it. Fix: keep inputs outside "
+        "outdir (move them, or set 'outdir' to a new folder).",
+    ]
+
+
+def test_outdir_equal_to_an_input_folder_and_symlinks_are_refused(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    assert len(inputs_inside_outdir({"counts": str(tmp_path / "data")}, tmp_path / "data")) == 1
+    assert (
+        len(inputs_inside_outdir({"counts": str(tmp_path / "link/c.tsv")}, tmp_path / "data")) == 1
+    )
+    assert inputs_inside_outdir({"counts": str(tmp_path / "data/c.tsv")}, tmp_path / "data2") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# how a failing step reads on the console
+
+
+def test_failure_line_for_user_data_names_the_step_and_the_fix(tmp_path):
+    log = tmp_path / "logs" / "de_fit_deseq2.log"
+    line = failure_line(DataError("every gene has a zero; set de.size_factors: poscounts"), log)
+    assert line == (
+        "dgeflow step 'de_fit_deseq2' stopped: every gene has a zero; set de.size_factors: "
+        f"poscounts (log: {log})"
+    )
+    assert "\n" not in line
+
+
+def test_failure_line_for_a_bug_says_it_is_a_bug(tmp_path):
+    log = tmp_path / "report.log"
+    line = failure_line(KeyError("x"), log)
+    assert line.startswith("dgeflow step 'report' failed inside dgeflow (KeyError: 'x')")
+    assert "this is a bug, not a problem with your files" in line
