@@ -335,3 +335,49 @@ def test_failure_line_for_a_bug_says_it_is_a_bug(tmp_path):
     line = failure_line(KeyError("x"), log)
     assert line.startswith("dgeflow step 'report' failed inside dgeflow (KeyError: 'x')")
     assert "this is a bug, not a problem with your files" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# a sample sheet that says one thing twice
+
+
+def test_field_given_twice_for_a_sample_stops(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "".join(f"{s}: {{condition: {v}}}\n" for s, v in GROUP.items() if s != "B2")
+        + "B2: {condition: treated, condition: control}\n"
+    )
+    result = validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), path)
+    problem = only_problem(result)
+    assert "twice.yaml: sample 'B2' (line 6) gives 'condition' twice" in problem
+    assert problem.endswith("Fix: give each field once per sample.")
+
+
+def test_sheet_column_given_twice_stops(tmp_path):
+    path = tmp_path / "twice.tsv"
+    write_lines(
+        path, ["sample\tcondition\tcondition", *[f"{s}\t{v}\t{v}" for s, v in GROUP.items()]]
+    )
+    problem = only_problem(validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), path))
+    assert problem == (
+        f"sample sheet {str(path)!r} has column(s) 'condition' more than once. Fix: give "
+        "every column its own name (remove or rename the repeated ones)."
+    )
+
+
+def test_merge_keys_share_metadata(tmp_path, clean):
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "A1: &ctl {condition: control}\nA2: {<<: *ctl}\nA3: {<<: *ctl}\n"
+        "B1: {<<: *ctl, condition: treated}\nB2: {condition: treated}\nB3: {condition: treated}\n"
+    )
+    assert_same_as_clean(validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), path), clean)
+
+
+def test_no_contrasts_is_reported_as_a_qc_only_run(tmp_path, sheet):
+    result = validate(write_lines(tmp_path / "c.tsv", lines_of_counts()), sheet, contrasts=())
+    assert result.ok
+    assert [c.detail for c in result.checks if c.check == "contrasts"] == [
+        "no contrasts given: a QC-only run (validation, normalization, sample QC, the report; "
+        "no DE fit)"
+    ]

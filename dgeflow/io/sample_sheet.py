@@ -105,6 +105,27 @@ def _check_alias_expansion(root: yaml.Node, path: Path) -> None:
         )
 
 
+def _check_repeated_fields(root: yaml.Node, path: Path) -> None:
+    """A field given twice for one sample (``{sex: F, sex: M}``): PyYAML would keep the last
+    silently."""
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for key, value in root.value:
+        if not isinstance(value, yaml.MappingNode):
+            continue
+        seen: set[str] = set()
+        for field, _ in value.value:
+            name = field.value if isinstance(field, yaml.ScalarNode) else None
+            if name is not None and name in seen:
+                raise TableFormatError(
+                    f"{path}: sample {key.value!r} (line {field.start_mark.line + 1}) gives "
+                    f"{name!r} twice",
+                    "give each field once per sample.",
+                )
+            if name is not None:
+                seen.add(name)
+
+
 def _yaml_top_level_pairs(text: str, path: Path) -> list[tuple[str, object]]:
     """Load a YAML mapping keeping duplicate top-level keys (PyYAML keeps only the last)."""
     loader = _SheetLoader(text)
@@ -112,6 +133,7 @@ def _yaml_top_level_pairs(text: str, path: Path) -> list[tuple[str, object]]:
         node = loader.get_single_node()
         if node is not None:
             _check_alias_expansion(node, path)
+            _check_repeated_fields(node, path)
         if not isinstance(node, yaml.MappingNode):
             found = "an empty file" if node is None else f"a YAML {node.id}"
             raise TableFormatError(

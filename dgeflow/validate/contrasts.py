@@ -140,7 +140,8 @@ def check_contrasts(
         result.add(
             "contrasts",
             "warning",
-            "no contrasts given: the workflow will fit the model but write no DE tables",
+            "no contrasts given: a QC-only run (validation, normalization, sample QC, the report; "
+            "no DE fit)",
         )
         return
     for i, raw in enumerate(contrasts, start=1):

@@ -42,6 +42,15 @@ def check_sheet(sheet: pd.DataFrame, path: str, result: ValidationResult) -> boo
         )
     if usable:
         result.add("sample_ids", "ok", f"{len(sheet)} unique sample ids")
+    dup_columns = sheet.columns[sheet.columns.duplicated()].unique()
+    if len(dup_columns):
+        result.add(
+            "sample_metadata",
+            "error",
+            f"{where} has column(s) {examples(dup_columns)} more than once. Fix: give every "
+            "column its own name (remove or rename the repeated ones).",
+        )
+        return False
     for col in sheet.columns:
         nested = sheet[col].map(lambda v: isinstance(v, (list, dict, set, tuple)))
         if nested.any():
