@@ -5,14 +5,17 @@ format carries (gene lengths, gene names) and notes for the report.
 Sample columns named by file (featureCounts' BAM paths, HTSeq file names) are matched to the
 sample sheet's ids by the file name without directory and ``.bam``/``.sam``-style suffixes; a
 name that is no sheet id matches the one id it starts with (followed by ``.``, ``_`` or ``-``);
-ambiguity is an error listing both sides.
+matching is case-sensitive. Ambiguity is an error listing both sides, and so is more than one
+file for a sample (``S01.txt`` beside ``S01.counts`` or ``S01.txt.gz``, ``S01.txt`` beside
+``s01.txt``, ``S01_a.txt`` beside ``S01_b.txt``): reading one and dropping the other would
+lose data silently.
 """
 
 from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,9 +73,16 @@ def detect_format(path: str | Path) -> str:
     return "matrix"
 
 
-def match_names(names: Sequence[str], sample_ids: Sequence[str], what: str) -> dict[str, str]:
+def match_names(
+    names: Sequence[str],
+    sample_ids: Sequence[str],
+    what: str,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Map file-derived column names to sample-sheet ids (see the module docstring); names that
-    match no id are left out (validation reports them as columns missing from the sheet)."""
+    match no id are left out (validation reports them as columns missing from the sheet).
+    ``labels`` names each column in messages (e.g. by its file) when given."""
+    labels = labels or {}
     ids = [str(s) for s in sample_ids]
     mapping: dict[str, str] = {}
     for name in names:
@@ -82,18 +92,22 @@ def match_names(names: Sequence[str], sample_ids: Sequence[str], what: str) -> d
         candidates = [s for s in ids if re.match(re.escape(s) + r"[._-]", name)]
         if len(candidates) > 1:
             raise TableFormatError(
-                f"{what} column {name!r} could be sample {', '.join(map(repr, candidates))}: "
-                "rename the files or the sample-sheet ids so that each matches one"
+                f"{what} column {labels.get(name, name)!r} could be sample "
+                f"{', '.join(map(repr, candidates))}",
+                "rename the files or the sample-sheet ids so that each matches one.",
             )
         if candidates:
             mapping[name] = candidates[0]
     targets = pd.Series(list(mapping.values()))
     duplicated = targets[targets.duplicated()].unique()
     if len(duplicated):
-        sources = [n for n, s in mapping.items() if s in set(duplicated)]
+        sample = duplicated[0]
+        sources = [labels.get(n, n) for n, s in mapping.items() if s == sample]
         raise TableFormatError(
-            f"{what}: columns {', '.join(map(repr, sources))} all match sample(s) "
-            f"{', '.join(map(repr, duplicated))}: one column per sample is needed"
+            f"{what}: {', '.join(map(repr, sources))} all match sample {sample!r} (a name "
+            "that is no sample id matches the id it starts with); one per sample is needed",
+            f"keep one per sample: remove or move out all but one of {', '.join(sources)}, or "
+            "give each its own sample-sheet id.",
         )
     return mapping
 
@@ -148,34 +162,91 @@ def read_nfcore(path: str | Path) -> CountInput:
     return CountInput(counts, "nfcore", gene_names=names.rename("gene_name"), notes=notes)
 
 
+def _htseq_paths(files: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The HTSeq-count files given: a folder's visible files (sorted), one file, or a list."""
+    if isinstance(files, str | Path) and Path(files).is_dir():
+        return sorted(
+            p for p in Path(files).iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+    if isinstance(files, str | Path):
+        return [Path(files)]
+    return [Path(p) for p in files]
+
+
+def _htseq_names(
+    paths: list[Path], sample_ids: Sequence[str] | None, where: str, folder: bool
+) -> list[str]:
+    """Each file's sample name (its name without the suffixes HTSeq users give); two files of
+    one name, or of names that differ only in case, are an error naming both."""
+    away = "move it out of the folder" if folder else "leave it out of the list in 'counts'"
+    names = [_HTSEQ_SUFFIX.sub("", p.name) for p in paths]
+    seen: dict[str, Path] = {}
+    for path, name in zip(paths, names, strict=True):
+        if name in seen:
+            raise TableFormatError(
+                f"{where}: {seen[name].name!r} and {path.name!r} are both files of sample "
+                f"{name!r} (a file's name without .txt/.tsv/.tab/.counts/.htseq/.gz is its "
+                "sample)",
+                f"keep one file per sample: remove {path.name!r} or {seen[name].name!r}, or "
+                f"{away}.",
+            )
+        seen[name] = path
+    ids = set() if sample_ids is None else {str(s) for s in sample_ids}
+    folded: dict[str, str] = {}
+    for name in names:
+        other = folded.setdefault(name.casefold(), name)
+        # names that differ only in case are one file on macOS and Windows: almost surely one
+        # sample twice, unless the sheet has both spellings as ids
+        if other != name and not {name, other} <= ids:
+            raise TableFormatError(
+                f"{where}: the files of {other!r} ({seen[other].name!r}) and {name!r} "
+                f"({seen[name].name!r}) differ only in case; sample ids are matched exactly",
+                f"keep one file per sample: remove or rename {seen[name].name!r} or "
+                f"{seen[other].name!r} so that its name is its sample-sheet id.",
+            )
+    return names
+
+
+def _read_htseq_file(path: Path) -> pd.Series:
+    """One HTSeq-count file: counts by gene, the ``__`` summary rows included."""
+    table = pd.read_csv(path, sep="\t", header=None, dtype={0: str}, skip_blank_lines=False)
+    if table.shape[1] != 2:
+        raise TableFormatError(
+            f"{path}: an HTSeq-count file has two tab-separated columns (gene, count) and no "
+            f"header; found {table.shape[1]} columns"
+        )
+    lines = pd.RangeIndex(1, len(table) + 1)
+    kept = table.notna().any(axis=1).to_numpy()  # blank lines are no genes
+    table, lines = table[kept], lines[kept]
+    twice = table[0].duplicated(keep=False).to_numpy()
+    if twice.any():
+        gene = table[0][twice].iloc[0]
+        at = ", ".join(str(n) for n in lines[(table[0] == gene).to_numpy()])
+        raise TableFormatError(
+            f"{path}: gene {gene!r} is on lines {at}; HTSeq-count writes each gene once",
+            "count again with htseq-count, or remove the repeated lines.",
+        )
+    return table.set_index(0)[1]
+
+
 def read_htseq(
     files: str | Path | Sequence[str | Path], sample_ids: Sequence[str] | None = None
 ) -> CountInput:
     """HTSeq-count files (``gene<TAB>count``, no header), one per sample, given as a folder or
     a list; the ``__`` summary rows (``__no_feature``, ...) are dropped and reported."""
-    if isinstance(files, str | Path) and Path(files).is_dir():
-        paths = sorted(
-            p for p in Path(files).iterdir() if p.is_file() and not p.name.startswith(".")
-        )
-    elif isinstance(files, str | Path):
-        paths = [Path(files)]
-    else:
-        paths = [Path(p) for p in files]
+    paths = _htseq_paths(files)
     if not paths:
         raise TableFormatError(f"{files}: no HTSeq-count files found")
+    folder = isinstance(files, str | Path) and Path(files).is_dir()
+    where = f"HTSeq files in {files}" if isinstance(files, str | Path) else "HTSeq files"
+    names = _htseq_names(paths, sample_ids, where, folder)
     columns = {}
     summary = None
-    for p in paths:
-        table = pd.read_csv(p, sep="\t", header=None, dtype={0: str}, comment=None)
-        if table.shape[1] != 2:
-            raise TableFormatError(
-                f"{p}: an HTSeq-count file has two tab-separated columns (gene, count) and no "
-                f"header; found {table.shape[1]} columns"
-            )
-        table = table.set_index(0)[1]
+    for p, name in zip(paths, names, strict=True):
+        table = _read_htseq_file(p)
         special = table.index.str.startswith("__")
         summary = table[special] if summary is None else summary.add(table[special], fill_value=0)
-        columns[_HTSEQ_SUFFIX.sub("", p.name)] = table[~special]
+        columns[name] = table[~special]
     counts = pd.DataFrame(columns)
     counts.index.name = "gene_id"
     notes = [f"HTSeq-count: {len(paths)} files, {len(counts)} genes"]
@@ -186,8 +257,17 @@ def read_htseq(
             + " reads (all files)"
         )
     if sample_ids is not None:
-        mapping = match_names(list(counts.columns), sample_ids, f"HTSeq files in {files}")
+        labels = {name: p.name for p, name in zip(paths, names, strict=True)}
+        mapping = match_names(names, sample_ids, where, labels)
         counts = counts.rename(columns=mapping)
+        # say which file became which sample: matching by name is explicit, never a guess
+        matched = [f"{labels[n]} -> {s}" for n, s in mapping.items()]
+        if matched:
+            notes.append(
+                "HTSeq files matched to samples: "
+                + ", ".join(matched[:6])
+                + (f" and {len(matched) - 6} more" if len(matched) > 6 else "")
+            )
     return CountInput(counts, "htseq", notes=notes)
 
 
