@@ -8,6 +8,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from dgeflow.methods import lfc_column
 from dgeflow.methods import method as method_entry
 
 
@@ -32,8 +33,8 @@ def agreement_table(tables: dict[str, pd.DataFrame], contrast: str, alpha: float
         sig_b = set(significant_genes(tables[b], b, alpha))
         union = sig_a | sig_b
         shared = tables[a].index.intersection(tables[b].index)
-        lfc_a = pd.to_numeric(tables[a].loc[shared, method_entry(a).columns.lfc], errors="coerce")
-        lfc_b = pd.to_numeric(tables[b].loc[shared, method_entry(b).columns.lfc], errors="coerce")
+        lfc_a = pd.to_numeric(tables[a].loc[shared, lfc_column(tables[a], a)], errors="coerce")
+        lfc_b = pd.to_numeric(tables[b].loc[shared, lfc_column(tables[b], b)], errors="coerce")
         ok = lfc_a.notna() & lfc_b.notna()
         r = float(np.corrcoef(lfc_a[ok], lfc_b[ok])[0, 1]) if ok.sum() > 2 else np.nan
         rows.append(

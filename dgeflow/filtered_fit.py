@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dgeflow.contrasts import contrast_vector
+from dgeflow.errors import DataError
 from dgeflow.fit_file import write_fit
 from dgeflow.formula import DesignMatrix
 from dgeflow.normalize import tmm_factors
@@ -85,12 +86,67 @@ def filtered_tmm(
         keep = filter_by_expr_mask(y, design.matrix, **(filter_options or {}))
     else:
         keep = y.sum(axis=1) > 0
-    if keep.sum() < 2:
-        raise ValueError(
-            f"only {int(keep.sum())} genes pass filterByExpr: too few reads to fit "
-            f"{method_name} (lower filter min_count or check the counts)"
-        )
+    check_kept(keep, y, method_name, filter_by_expr, filter_options)
     kept = counts.loc[keep]
     nf = tmm_factors(kept)
     lib = kept.to_numpy().sum(axis=0).astype(float) * nf.to_numpy()
     return pd.Series(keep, index=counts.index), kept, nf, lib
+
+
+# what R does with a single gene, by method name: why 2 genes are the least
+_ONE_GENE = {
+    "edgeR": "edgeR's glmQLFit has no second gene to share a prior with: its F statistic and "
+    "p-value are NaN",
+    "limma-voom": "limma's voom stops: 'Need at least two genes to fit a mean-variance trend'",
+}
+
+
+def check_kept(
+    keep: np.ndarray,
+    counts: np.ndarray,
+    method_name: str,
+    filter_by_expr: bool,
+    filter_options: dict[str, float] | None = None,
+) -> None:
+    """Stop with a :class:`DataError` when fewer than 2 genes are left to fit.
+
+    Parameters
+    ----------
+    keep
+        The genes kept (filterByExpr's, or those with a read when it is off).
+    counts
+        All genes' counts (genes, samples), to say how many have a read.
+    method_name
+        ``"edgeR"`` or ``"limma-voom"``.
+    filter_by_expr, filter_options
+        As :func:`filtered_tmm`: which filter chose ``keep``.
+    """
+    n_kept, n_genes = int(keep.sum()), keep.size
+    if n_kept >= 2:
+        return
+    n_read = int((counts.sum(axis=1) > 0).sum())
+    if filter_by_expr:
+        options = {"min_count": 10, "min_total_count": 15, **(filter_options or {})}
+        found = (
+            f"edgeR's filterByExpr (min.count {options['min_count']:g} reads at the median "
+            f"library size in the smallest group's number of samples, min.total.count "
+            f"{options['min_total_count']:g}) kept {n_kept} of the {n_genes} genes"
+        )
+    else:
+        found = f"{n_kept} of the {n_genes} genes have a read"
+    why = (
+        f"so {method_name} has nothing to fit"
+        if n_kept == 0
+        else f"and {method_name} needs at least 2 ({_ONE_GENE[method_name]})"
+    )
+    if filter_by_expr and n_read >= 2:
+        fix = (
+            f"Fix: set `de.filter_by_expr: false` in the config (fits the {n_read} genes with "
+            "a read), or check the counts."
+        )
+    else:
+        fix = (
+            "Fix: the study has too few genes with reads for this method: check the counts, "
+            "or remove it from `de.methods`."
+        )
+    raise DataError(f"{found}, {why}. {fix}")

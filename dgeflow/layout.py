@@ -48,6 +48,13 @@ FIT_TABLES = {
 }
 FIT_PLOTS = {"deseq2": "dispersion", "edger_ql": "ql_dispersion", "limma_voom": "voom_trend"}
 DE_PLOT_KINDS = ("ma", "volcano")
+#: The fit of the config's design on all samples (dgeflow.contrasts.MAIN_FIT, repeated here
+#: because the layout sits below contrasts)
+MAIN_FIT = "main"
+#: Names a contrast may not take: its table would be one of a fit's files (de/{method}/{name}.tsv)
+RESERVED_CONTRAST_NAMES = frozenset(
+    {name for tables in FIT_TABLES.values() for name in tables} | {"fits", "coefficients"}
+)
 
 
 class OutputLayout:
@@ -117,22 +124,35 @@ class OutputLayout:
         return self.qc_table("gene_filter")
 
     # --- differential expression --------------------------------------------------------------
-    def model(self, method: str) -> str:
-        return self.path(f"de/{method}/model.pkl")
+    def fit_dir(self, method: str, fit: str = MAIN_FIT) -> str:
+        """Where a method's fit writes: ``de/{method}`` for the config's design on all samples,
+        ``de/{method}/fits/{fit}`` for a contrast's own design, subset, test or block."""
+        return f"de/{method}" if fit == MAIN_FIT else f"de/{method}/fits/{fit}"
 
-    def fit_table(self, method: str, name: str) -> str:
-        return self.path(f"de/{method}/{name}.tsv")
+    def model(self, method: str, fit: str = MAIN_FIT) -> str:
+        return self.path(f"{self.fit_dir(method, fit)}/model.pkl")
 
-    def fit_plot(self, method: str) -> str:
-        return self.path(f"de/{method}/plots/{FIT_PLOTS[method]}.png")
+    def fit_table(self, method: str, name: str, fit: str = MAIN_FIT) -> str:
+        return self.path(f"{self.fit_dir(method, fit)}/{name}.tsv")
 
-    def fit_outputs(self, method: str) -> dict[str, str]:
+    def fit_plot(self, method: str, fit: str = MAIN_FIT) -> str:
+        return self.path(f"{self.fit_dir(method, fit)}/plots/{FIT_PLOTS[method]}.png")
+
+    def fit_outputs(self, method: str, fit: str = MAIN_FIT) -> dict[str, str]:
         """Everything a method's fit rule writes, by output name (``model``, its tables,
         ``plot``)."""
-        files = {"model": self.model(method)}
-        files.update({name: self.fit_table(method, name) for name in FIT_TABLES[method]})
-        files["plot"] = self.fit_plot(method)
+        files = {"model": self.model(method, fit)}
+        files.update({name: self.fit_table(method, name, fit) for name in FIT_TABLES[method]})
+        files["plot"] = self.fit_plot(method, fit)
         return files
+
+    def fits(self) -> str:
+        """Every fit: its design, samples, test, block, methods and contrasts."""
+        return self.path("de/fits.tsv")
+
+    def coefficients(self) -> str:
+        """Every fit's coefficients by DESeq2's names (what ``coefficient:``/``plus:`` take)."""
+        return self.path("de/coefficients.tsv")
 
     def de_table(self, method: str, contrast: str) -> str:
         return self.path(f"de/{method}/{contrast}.tsv")

@@ -18,6 +18,7 @@ from dgeflow.deseq2.model import fit as fit_deseq2
 from dgeflow.edger.model import EDGER_COLUMNS, QLFit, fit_edger_ql
 from dgeflow.fit_file import read_fit
 from dgeflow.io.matrix import read_matrix
+from dgeflow.limma.blocked import fit_voom_blocked
 from dgeflow.limma.model import LIMMA_COLUMNS, VoomFit, fit_voom
 
 
@@ -60,7 +61,25 @@ def _deseq2_fit_options(de: Mapping[str, Any]) -> dict[str, Any]:
         "test": de["test"],
         "reduced": de["reduced"] if de["test"] == "lrt" else None,
         "min_replicates_for_replace": de["min_replicates_for_replace"],
+        # "shrunken" (DESeq()) unless the config asks for gene-wise final dispersions
+        "dispersion": de.get("dispersion", "shrunken"),
     }
+
+
+def _fit_limma_voom(
+    counts: pd.DataFrame, samples: pd.DataFrame, design: str, *, block: str | None = None, **kw
+) -> VoomFit:
+    """limma-voom; with ``block`` (a sample-sheet column of subjects), the limma guide's
+    duplicateCorrelation run (:func:`dgeflow.limma.blocked.fit_voom_blocked`)."""
+    if block is None:
+        return fit_voom(counts, samples, design, **kw)
+    return fit_voom_blocked(counts, samples, design, block, **kw)
+
+
+def _lrt_reduced(de: Mapping[str, Any]) -> str | None:
+    """The reduced design of a likelihood-ratio question (edgeR QL and limma-voom answer it
+    with an F-test of the coefficients it drops), else None."""
+    return de.get("reduced") if de.get("test") == "lrt" else None
 
 
 def _deseq2_results_options(de: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,12 +126,12 @@ METHODS: dict[str, Method] = {
             "filter_by_expr": de["filter_by_expr"],
             "robust": de["edger_robust"],
         },
-        results_options=lambda de: {},
+        results_options=lambda de: {"reduced": _lrt_reduced(de)},
     ),
     "limma_voom": Method(
         name="limma_voom",
         label="limma-voom",
-        fit=fit_voom,
+        fit=_fit_limma_voom,
         fit_class=VoomFit,
         table_columns=tuple(LIMMA_COLUMNS),
         columns=ResultColumns(
@@ -124,7 +143,11 @@ METHODS: dict[str, Method] = {
             mean_label="average log2 CPM",
         ),
         fit_options=lambda de: {"filter_by_expr": de["filter_by_expr"], "span": de["voom_span"]},
-        results_options=lambda de: {"trend": de["voom_trend"], "robust": de["voom_robust"]},
+        results_options=lambda de: {
+            "trend": de["voom_trend"],
+            "robust": de["voom_robust"],
+            "reduced": _lrt_reduced(de),
+        },
     ),
 }
 METHOD_NAMES = tuple(METHODS)
@@ -163,3 +186,20 @@ def load_fit(path: str | Path) -> DESeqFit | QLFit | VoomFit:
 def results_table(fit: Any, contrast: Any, de: Mapping[str, Any]) -> pd.DataFrame:
     """``fit.results(contrast)`` with the workflow's ``de`` settings for the fit's method."""
     return fit.results(contrast=contrast, **method(fit.method).results_options(de))
+
+
+def lfc_column(table: pd.DataFrame, name: str) -> str:
+    """The log2 fold-change column of a method's results table. An F-test of several
+    coefficients (edgeR QL and limma-voom answering a likelihood-ratio question) has one per
+    coefficient (edgeR ``logFC.<coefficient>``, limma the coefficient's name): the last one,
+    which is the coefficient whose fold change DESeq2's LRT table reports."""
+    columns = METHODS[name].columns
+    if columns.lfc in table.columns:
+        return columns.lfc
+    fixed = {columns.mean, columns.pvalue, columns.padj, "F", "logCPM", "AveExpr", "gene_name"}
+    candidates = [c for c in table.columns if c not in fixed]
+    if name == "edger_ql":
+        candidates = [c for c in candidates if str(c).startswith("logFC.")]
+    if not candidates:
+        raise KeyError(f"no log2 fold-change column in the {name} table")
+    return str(candidates[-1])

@@ -2,7 +2,6 @@
 methods, per contrast."""
 
 import logging
-from itertools import product
 
 import pandas as pd
 
@@ -13,13 +12,13 @@ from dgeflow.report import plots
 log_to_file(snakemake.log[0])
 
 alpha = snakemake.params.alpha
-methods = snakemake.params.methods
 contrasts = snakemake.params.contrasts
-# the input tables come method by method, contrast by contrast (the rule's expand order)
-paths = dict(zip(product(methods, contrasts), snakemake.input.tables, strict=True))
+# the input tables in the order of the rule's (method, contrast) pairs
+pairs = [tuple(p) for p in snakemake.params.pairs]
+paths = dict(zip(pairs, snakemake.input.tables, strict=True))
 rows = []
 for name, png in zip(contrasts, snakemake.output.plots, strict=True):
-    tables = {m: read_table(paths[m, name]) for m in methods}
+    tables = {m: read_table(paths[m, c]) for m, c in pairs if c == name}
     rows.append(agreement_table(tables, name, alpha))
     plots.save_figure(plots.lfc_scatter(tables, name, alpha), png)
 table = pd.concat(rows, ignore_index=True)

@@ -7,6 +7,7 @@ import pandas as pd
 
 import dgeflow
 from dgeflow import contrasts
+from dgeflow.contrasts import FitSpec
 from dgeflow.deseq2.filtering import prefilter_counts
 from dgeflow.io import log_to_file, write_table
 from dgeflow.io.matrix import read_matrix
@@ -19,7 +20,11 @@ from dgeflow.threads import limit_threads
 log_to_file(snakemake.log[0])
 
 de = snakemake.params.de
-counts = read_matrix(snakemake.input.counts)
+spec = FitSpec.from_mapping(snakemake.params.fit)
+samples = read_samples(snakemake.input.samples)
+used = spec.select(samples)
+samples = samples.loc[used]
+counts = read_matrix(snakemake.input.counts, columns=used)
 prefilter = snakemake.params.prefilter
 kept = prefilter_counts(counts, prefilter["min_count"], prefilter["min_samples"])
 if len(kept) < len(counts):
@@ -31,7 +36,6 @@ if len(kept) < len(counts):
         len(counts),
     )
 counts = kept
-samples = read_samples(snakemake.input.samples)
 reference_levels = contrasts.reference_levels(snakemake.params.contrasts)
 # tximport input: average transcript lengths as normalization factors (DESeqDataSetFromTximport)
 factors = None
@@ -44,11 +48,11 @@ with limit_threads(snakemake.threads):
     model = dgeflow.fit(
         counts,
         samples,
-        snakemake.params.design,
+        spec.design,
         method="deseq2",
         reference_levels=reference_levels,
         normalization_factors=factors,
-        **method("deseq2").fit_options(de),
+        **method("deseq2").fit_options(de) | {"test": spec.test, "reduced": spec.reduced},
     )
 # the fit refers to the validated counts instead of holding a copy of them
 model.save(snakemake.output.model, counts_path=snakemake.input.counts)
@@ -63,4 +67,9 @@ write_table(model.gene_table, snakemake.output.gene_fit, "gene_id")
 # log10 Cook's distances per sample, summarized during the fit (DESeq2's cooks boxplot)
 write_table(model.cooks_by_sample(), snakemake.output.cooks_by_sample, "sample_id")
 plots.save_figure(plots.dispersion_plot(model.gene_table), snakemake.output.dispersion_png)
-logging.info("fitted %s; coefficients: %s", snakemake.params.design, model.result_names)
+logging.info("fitted %s; coefficients: %s", spec.describe(), model.result_names)
+if model.options["dispersion"] == "genewise":
+    # DESeq2's recipe for data without a trend: no MAP step, no outlier replacement
+    logging.info("final dispersions are the gene-wise estimates (de.dispersion: genewise)")
+else:
+    logging.info("dispersion trend: %s", model.trend.fit_type)

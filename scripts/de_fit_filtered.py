@@ -7,6 +7,7 @@ import numpy as np
 
 import dgeflow
 from dgeflow import contrasts
+from dgeflow.contrasts import FitSpec
 from dgeflow.io import log_to_file, write_table
 from dgeflow.io.matrix import read_matrix
 from dgeflow.io.tables import read_samples
@@ -20,8 +21,14 @@ de = snakemake.params.de
 method = snakemake.params.method
 options = registered_method(method).fit_options(de)
 
+spec = FitSpec.from_mapping(snakemake.params.fit)
+if spec.block is not None:  # validation lets a block through for limma-voom only
+    options["block"] = spec.block
+samples = read_samples(snakemake.input.samples)
+used = spec.select(samples)
+samples = samples.loc[used]
 # validated counts are int32; these methods compute in 64-bit
-counts = read_matrix(snakemake.input.counts).astype("int64")
+counts = read_matrix(snakemake.input.counts, columns=used).astype("int64")
 if method == "edger_ql" and hasattr(snakemake.input, "tx_lengths"):
     # tximport input: the average transcript lengths become edgeR offsets (tximport's recipe,
     # here on the validated, rounded counts)
@@ -32,8 +39,8 @@ if method == "edger_ql" and hasattr(snakemake.input, "tx_lengths"):
 with limit_threads(snakemake.threads):
     model = dgeflow.fit(
         counts,
-        read_samples(snakemake.input.samples),
-        snakemake.params.design,
+        samples,
+        spec.design,
         method=method,
         reference_levels=contrasts.reference_levels(snakemake.params.contrasts),
         **options,

@@ -8,19 +8,24 @@ import pandas as pd
 import dgeflow
 from dgeflow.deseq2.filtering import FILTER_CURVE_COLUMNS, filter_curve
 from dgeflow.io import log_to_file, read_table, write_table
-from dgeflow.methods import method, results_table
+from dgeflow.methods import lfc_column, method, results_table
 from dgeflow.report import plots
 
 log_to_file(snakemake.log[0])
 
-contrast = snakemake.params.contrast
+question = snakemake.params.question
 de = snakemake.params.de
 name = snakemake.wildcards.contrast
-triple = (contrast["factor"], str(contrast["level"]), str(contrast["reference"]))
+fit = question["fit"]
+# what the engines test: a level triple, a coefficient name, a plus/minus combination, or the
+# last coefficient's fold change beside a likelihood-ratio test
+contrast = question["contrast"]
+if isinstance(contrast, list | tuple):
+    contrast = tuple(str(c) for c in contrast)
 
 model = dgeflow.load_fit(snakemake.input.model)
 columns = method(model.method).columns
-table = results_table(model, triple, de)
+table = results_table(model, contrast, de | {"test": fit["test"], "reduced": fit["reduced"]})
 if hasattr(snakemake.output, "filter_curve"):
     # DESeq2's rejections per mean-count cut; header only without independent filtering
     curve = filter_curve(table)
@@ -36,7 +41,7 @@ write_table(table, snakemake.output.table, "gene_id")
 ma = plots.ma_plot(
     table,
     alpha=de["alpha"],
-    lfc_column=columns.lfc,
+    lfc_column=lfc_column(table, model.method),
     mean_column=columns.mean,
     padj_column=columns.padj,
     log_mean=not columns.mean_is_log,
@@ -48,7 +53,7 @@ plots.save_figure(
         table,
         alpha=de["alpha"],
         lfc_threshold=de["lfc_threshold"],
-        lfc_column=columns.lfc,
+        lfc_column=lfc_column(table, model.method),
         pvalue_column=columns.pvalue,
         padj_column=columns.padj,
         labels=labels,

@@ -14,6 +14,8 @@ counts = read_matrix(snakemake.input.counts)
 lengths_path = snakemake.input.get("gene_lengths")  # only for tpm, rpkm and fpkm
 lengths = read_table(lengths_path)["length"] if lengths_path else None
 with MatrixWriter(snakemake.output[0], counts.columns, single_precision=True) as writer:
-    for block in normalized_blocks(counts, method, lengths=lengths):
+    for block in normalized_blocks(
+        counts, method, lengths=lengths, size_factor_method=snakemake.params.size_factors
+    ):
         writer.write(block)
 logging.info("%s: %d genes x %d samples", method, *counts.shape)

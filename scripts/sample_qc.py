@@ -7,6 +7,7 @@ import pandas as pd
 
 from dgeflow import qc
 from dgeflow.contrasts import reference_levels
+from dgeflow.formula import parse_formula
 from dgeflow.io import log_to_file, write_table
 from dgeflow.io.matrix import read_matrix, write_matrix
 from dgeflow.io.tables import read_samples
@@ -25,11 +26,21 @@ association = qc.factor_pc_association(scores, samples, factors)
 # batch-aware PCA: per contrast factor, the same PCA after limma's removeBatchEffect of the
 # design's other terms
 contrasts = snakemake.params.contrasts
+design_variables = parse_formula(snakemake.params.design).variables
+# the factors of level contrasts that the config's design holds (coefficients, combinations
+# and contrasts on their own design have no factor of that design to keep)
+contrast_factors = list(
+    dict.fromkeys(
+        str(c["factor"])
+        for c in contrasts
+        if c.get("factor") is not None and str(c["factor"]) in design_variables
+    )
+)
 corrected, corrected_variance = qc.corrected_pca_tables(
     vst,
     samples,
     snakemake.params.design,
-    [str(c["factor"]) for c in contrasts],
+    contrast_factors,
     reference_levels=reference_levels(contrasts),
     n_components=options["n_pcs"],
     ntop=options["n_top_genes"],

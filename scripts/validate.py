@@ -24,6 +24,7 @@ result = check_inputs(
     counts_format=params.counts_format,
     quantifications=params.quantifications,
     annotation_path=params.annotation,
+    de=params.de,
 )
 for check in result.checks:
     level = {"error": logging.ERROR, "warning": logging.WARNING}.get(check.status, logging.INFO)

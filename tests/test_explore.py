@@ -147,7 +147,8 @@ def test_methods_paragraph_names_the_run_and_cites_what_it_used(tmp_path: Path) 
     }
     paragraph = methods_paragraph(tmp_path, config)
     text = paragraph["text"]
-    assert "~ batch + condition" in text and "t_vs_c (condition: t vs c)" in text
+    assert "~ batch + condition" in text
+    assert "t_vs_c (condition: t vs c (log2 fold change > 0 = higher in t))" in text
     assert "1,500 were removed by independent filtering and 9,000 were tested" in text
     assert "voom precision weights" in text
     refs = paragraph["references"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dgeflow.errors import DataError
 from dgeflow.stats.lowess import lowess
 from dgeflow.stats.multiple_testing import bh_adjust
 
@@ -140,10 +141,28 @@ def prefilter_counts(counts: pd.DataFrame, min_count: int, min_samples: int) -> 
     An explicit, optional pre-filter (edgeR-style); DESeq2 needs none, and removing genes
     changes its size factors, dispersion trend and multiple-testing burden. ``min_count`` of 0
     keeps every gene.
+
+    Raises
+    ------
+    DataError
+        The filter removes every gene (the message names ``filtering.min_count`` and
+        ``filtering.min_samples``, the workflow's keys for the two arguments).
     """
     if min_count <= 0:
         return counts
     if min_samples < 1:
         raise ValueError("min_samples must be at least 1")
-    keep = (counts.to_numpy() >= min_count).sum(axis=1) >= min_samples
+    values = counts.to_numpy()
+    keep = (values >= min_count).sum(axis=1) >= min_samples
+    if not keep.any():
+        n_samples = values.shape[1]
+        largest = f"{values.max():g}" if values.size else "none"
+        more = f" (the study has {n_samples})" if min_samples > n_samples else ""
+        raise DataError(
+            f"the count pre-filter (filtering.min_count={min_count} reads in at least "
+            f"filtering.min_samples={min_samples} samples{more}) removed all {len(counts)} genes "
+            f"(largest count: {largest}). Fix: lower `filtering.min_count` or "
+            "`filtering.min_samples` in the config (`filtering.min_count: 0` turns the "
+            "pre-filter off)."
+        )
     return counts.loc[keep]

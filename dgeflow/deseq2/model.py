@@ -24,7 +24,7 @@ from dgeflow.deseq2.blocks import BLOCK_ELEMENTS, factors_of_rows, full_gene_arr
 from dgeflow.deseq2.gene_fit import GeneFit, fitted_counts, gene_table
 from dgeflow.deseq2.glm import GLMFit
 from dgeflow.deseq2.inputs import count_values, level_columns, resolve_factors, unpack_tximport
-from dgeflow.deseq2.pipeline import PipelineFit, fit_pipeline
+from dgeflow.deseq2.pipeline import DISPERSIONS, PipelineFit, fit_pipeline
 from dgeflow.deseq2.results import (
     LOG2,
     RESULT_COLUMNS,
@@ -34,6 +34,7 @@ from dgeflow.deseq2.results import (
     cooks_outliers,
     level_contrast_all_zero,
     needs_releveling,
+    numeric_contrast_all_zero,
     reduced_design,
     reduced_model_fit,
     results_frame,
@@ -42,8 +43,9 @@ from dgeflow.deseq2.results import (
 from dgeflow.deseq2.rlog import rlog_from_trend
 from dgeflow.deseq2.shrink import shrink_lfc
 from dgeflow.deseq2.transforms import VstSubsetError, cooks_by_sample, rlog, vst
-from dgeflow.deseq2.trend import DispersionTrend
+from dgeflow.deseq2.trend import GENEWISE, DispersionTrend
 from dgeflow.deseq2.vst import vst_from_trend
+from dgeflow.errors import DataError
 from dgeflow.fit_file import write_fit
 from dgeflow.formula import DesignMatrix, fitted_design, parse_formula
 from dgeflow.normalize.tx_lengths import TxImport
@@ -103,14 +105,22 @@ class DESeqFit:
         test: str,
         reduced: str | None,
         min_replicates_for_replace: int | None,
+        fit_type: str = "parametric",
+        dispersion: str = "shrunken",
     ) -> DESeqFit:
         """The fit object over what :func:`dgeflow.deseq2.pipeline.fit_pipeline` returned,
-        with the options of :func:`fit` that :meth:`results` and a refit need."""
+        with the options of :func:`fit` that :meth:`results` and a refit need.
+
+        ``fit_type`` is the trend fitted (after DESeq2's fallback from parametric to local),
+        or the one asked for when the fit has no trend (gene-wise dispersions): the blind
+        transformations fit that one."""
+        genewise = fitted.trend.fit_type == GENEWISE
         options = dict(
-            fit_type=fitted.trend.fit_type,
+            fit_type=fit_type if genewise else fitted.trend.fit_type,
             test=test.lower(),
             reduced=reduced,
             min_replicates_for_replace=min_replicates_for_replace,
+            dispersion=dispersion,
         )
         return cls(
             counts,
@@ -281,6 +291,10 @@ class DESeqFit:
                 contrast, g.level_all_zero, self.samples, self._fit_counts
             )
             lfc, stat, pvalue = zero_all_zero_genes(lfc, stat, pvalue, zero, test)
+        else:
+            zero = numeric_contrast_all_zero(vec, self.design.matrix, self._fit_counts)
+            if zero.any():
+                lfc, stat, pvalue = zero_all_zero_genes(lfc, stat, pvalue, zero, test)
         pvalue = pvalue.copy()
         if cooks_cutoff is not False:
             outlier = cooks_outliers(g.max_cooks, g.n_above_cooks_max, self.design, cooks_cutoff)
@@ -343,6 +357,8 @@ class DESeqFit:
                 test=self.options["test"],
                 reduced=self.options["reduced"],
                 min_replicates_for_replace=self.options["min_replicates_for_replace"],
+                # fits pickled before the option existed shrank their dispersions
+                dispersion=self.options.get("dispersion", "shrunken"),
             )
         return cache[(factor, reference)]
 
@@ -353,21 +369,34 @@ class DESeqFit:
 
         ``blind=True`` refits the dispersion trend with the design ``~ 1`` (on ``nsub`` genes
         spread over the range of means when given, as DESeq2's ``vst()``); ``blind=False`` uses
-        this fit's trend.
+        this fit's trend (a fit with gene-wise dispersions has none: a DataError).
         """
         if blind:
-            return vst(self.counts, fit_type=self.trend.fit_type, size_factors=self._sf, nsub=nsub)
-        return vst_from_trend(self.counts, self._sf, self.trend)
+            fit_type = self.options.get("fit_type", self.trend.fit_type)
+            return vst(self.counts, fit_type=fit_type, size_factors=self._sf, nsub=nsub)
+        return vst_from_trend(self.counts, self._sf, self._fitted_trend("vst"))
 
     def rlog(self, blind: bool = True) -> pd.DataFrame:
         """Regularized log transformation (DESeq2's ``rlog``), log2 scale.
 
         ``blind=True`` refits the dispersion trend with the design ``~ 1``; ``blind=False``
-        uses this fit's trend. Slower than :meth:`vst`: a GLM with one coefficient per sample.
+        uses this fit's trend (a fit with gene-wise dispersions has none: a DataError). Slower
+        than :meth:`vst`: a GLM with one coefficient per sample.
         """
         if blind:
-            return rlog(self.counts, fit_type=self.trend.fit_type, size_factors=self._sf)
-        return rlog_from_trend(self.counts, self._sf, self.trend)[0]
+            fit_type = self.options.get("fit_type", self.trend.fit_type)
+            return rlog(self.counts, fit_type=fit_type, size_factors=self._sf)
+        return rlog_from_trend(self.counts, self._sf, self._fitted_trend("rlog"))[0]
+
+    def _fitted_trend(self, transform: str) -> DispersionTrend:
+        """This fit's dispersion trend, for a transformation with ``blind=False``."""
+        if self.trend.fit_type == GENEWISE:
+            raise DataError(
+                f"{transform}(blind=False) needs the fit's dispersion trend, and this fit has "
+                "none: its final dispersions are the gene-wise estimates (de.dispersion: "
+                f"genewise). Fix: use {transform}(blind=True), which fits a trend of its own."
+            )
+        return self.trend
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, counts_path: str | Path | None = None) -> None:
@@ -402,6 +431,7 @@ def fit(
     min_replicates_for_replace: int | None = 7,
     normalization_factors: pd.DataFrame | np.ndarray | None = None,
     block_elements: int | None = None,
+    dispersion: str = "shrunken",
 ) -> DESeqFit:
     """Fit DESeq2's model: size factors, dispersions (gene-wise, trend, MAP) and the NB GLM.
 
@@ -438,12 +468,28 @@ def fit(
         Genes x samples above which the fit works on blocks of genes, so that its memory
         stays bounded whatever the study's size (default ``BLOCK_ELEMENTS``, 40 million
         counts); the numbers do not depend on it.
+    dispersion
+        ``"shrunken"`` (DESeq2's ``DESeq()``: MAP dispersions shrunk towards the trend) or
+        ``"genewise"``: the gene-wise estimates are the final dispersions, DESeq2's advice for
+        data on which no trend can be fitted (``estimateDispersionsGeneEst``,
+        ``dispersions(dds) <- mcols(dds)$dispGeneEst``, then ``nbinomWaldTest`` or
+        ``nbinomLRT``). No trend, no MAP step and no Cook's outlier replacement (which only
+        ``DESeq()`` does); Cook's distances still flag outliers in :meth:`DESeqFit.results`.
 
     Returns
     -------
     DESeqFit
+
+    Raises
+    ------
+    DataError
+        Data DESeq2 cannot fit as asked: every gene has a zero with ``size_factors="ratio"``,
+        or no dispersion trend can be fitted with ``dispersion="shrunken"``; the message names
+        the option that fixes it.
     """
     block_elements = BLOCK_ELEMENTS if block_elements is None else int(block_elements)
+    if dispersion not in DISPERSIONS:
+        raise ValueError(f"dispersion must be one of {', '.join(DISPERSIONS)}, got {dispersion!r}")
     counts, normalization_factors = unpack_tximport(counts, normalization_factors)
     samples, dm = fitted_design(counts, samples, design, reference_levels)
     if reduced:
@@ -461,9 +507,19 @@ def fit(
         min_replicates_for_replace=min_replicates_for_replace,
         block_elements=block_elements,
         progress=progress,
+        dispersion=dispersion,
     )
     return DESeqFit.from_pipeline(
-        counts, samples, dm, sf, fitted, test, reduced, min_replicates_for_replace
+        counts,
+        samples,
+        dm,
+        sf,
+        fitted,
+        test,
+        reduced,
+        min_replicates_for_replace,
+        fit_type=fit_type,
+        dispersion=dispersion,
     )
 
 

@@ -32,12 +32,33 @@ from dgeflow.deseq2.dispersion import (
 )
 from dgeflow.deseq2.gene_fit import GeneFit, empty_gene_fit
 from dgeflow.deseq2.glm import GLMFit, fit_nb_glm
-from dgeflow.deseq2.trend import DispersionTrend, dispersion_prior_variance, fit_dispersion_trend
+from dgeflow.deseq2.trend import (
+    GENEWISE,
+    DispersionTrend,
+    NoTrendError,
+    dispersion_prior_variance,
+    fit_dispersion_trend,
+)
+from dgeflow.errors import DataError
 
 # a progress report: a %-format message and its arguments (see dgeflow.deseq2.model.fit)
 Progress = Callable[..., None]
 # the per-gene GLM results a block or a refit writes into the whole fit's arrays
 GLM_PER_GENE = ("beta", "sigma", "deviance", "iterations", "converged")
+# final dispersions: DESeq2's MAP shrinkage towards the trend, or the gene-wise estimates
+# as they are (DESeq2's advice when the trend cannot be fitted)
+DISPERSIONS = ("shrunken", GENEWISE)
+# what fixes a study on which no trend can be fitted, by NoTrendError.kind
+_TREND_FIXES = {
+    "flat": (
+        "Fix: set `de.dispersion: genewise` in the config to use the gene-wise estimates as "
+        'final dispersions, as DESeq2 advises (dispersion="genewise" in dgeflow.fit).'
+    ),
+    "locfit": (
+        "Fix: set `de.fit_type: mean` (one dispersion for every gene) or `de.dispersion: "
+        "genewise` in the config."
+    ),
+}
 
 
 @dataclass
@@ -86,6 +107,7 @@ def fit_pipeline(
     min_replicates_for_replace: int | None,
     block_elements: int,
     progress: Progress,
+    dispersion: str = "shrunken",
 ) -> PipelineFit:
     """Run DESeq2's pipeline on checked counts and resolved normalization.
 
@@ -100,10 +122,16 @@ def fit_pipeline(
     level_columns
         Samples of every design factor level (see :func:`dgeflow.deseq2.inputs.level_columns`),
         for the genes with only zero counts in a level.
-    fit_type, lrt, min_replicates_for_replace, block_elements
+    fit_type, lrt, min_replicates_for_replace, block_elements, dispersion
         As :func:`dgeflow.deseq2.model.fit` (``lrt``: its ``test`` is ``"lrt"``).
     progress
         Called with a %-format message and its arguments after each stage.
+
+    Raises
+    ------
+    DataError
+        No dispersion trend can be fitted (DESeq2 stops there too); the message names the
+        config change that fixes it.
     """
     m, p = x.shape
     base_mean, base_var = normalized_mean_var(values, factors)
@@ -117,10 +145,18 @@ def fit_pipeline(
     study = StudyBlocks(values, genes, factors, x, blocks, xim)
 
     disp_gene_est, disp_gene_iter = genewise_pass(study)
-    trend = fit_dispersion_trend(bm, disp_gene_est, fit_type)
+    if dispersion == GENEWISE:
+        # DESeq2's recipe for data without a trend: estimateDispersionsGeneEst, then
+        # dispersions(dds) <- dispGeneEst and nbinomWaldTest / nbinomLRT (no MAP step, no
+        # outlier replacement, which only DESeq() does)
+        trend, prior = DispersionTrend(GENEWISE), (np.nan, np.nan)
+        min_replicates_for_replace = None
+        progress("gene-wise dispersions, used as final ones")
+    else:
+        trend = _fit_trend(bm, disp_gene_est, fit_type)
+        prior = dispersion_prior_variance(disp_gene_est, trend(bm), *x.shape)
+        progress("gene-wise dispersions; trend %s, prior variance %.4g", trend.fit_type, prior[1])
     disp_fit = trend(bm)
-    prior = dispersion_prior_variance(disp_gene_est, disp_fit, *x.shape)
-    progress("gene-wise dispersions; trend %s, prior variance %.4g", trend.fit_type, prior[1])
 
     g = empty_gene_fit(genes, p, m, level_columns, disp_gene_est, disp_gene_iter, disp_fit)
     final_pass(
@@ -143,6 +179,14 @@ def fit_pipeline(
         int(g.replaced.sum()),
     )
     return PipelineFit(g, trend, prior[0], prior[1], base_mean, base_var)
+
+
+def _fit_trend(base_mean: np.ndarray, disp_gene_est: np.ndarray, fit_type: str) -> DispersionTrend:
+    """The dispersion trend; where DESeq2 would stop, a DataError that names the fix."""
+    try:
+        return fit_dispersion_trend(base_mean, disp_gene_est, fit_type)
+    except NoTrendError as err:
+        raise DataError(f"{err} {_TREND_FIXES[err.kind]}") from err
 
 
 def genewise_pass(study: StudyBlocks) -> tuple[np.ndarray, np.ndarray]:
@@ -234,9 +278,12 @@ def _map_glm_cooks(
 ) -> tuple[MAPDispersions, GLMFit, CooksPass]:
     """MAP dispersions, the GLM and the Cook's pass of one block (before any refit)."""
     var_log, prior_var = prior
-    mapd = estimate_map_dispersions(
-        y, mu_gene, x, g.disp_gene_est[b], g.disp_fit[b], var_log, prior_var
-    )
+    if np.isnan(prior_var):  # gene-wise dispersions are the final ones
+        mapd = _genewise_as_final(g.disp_gene_est[b])
+    else:
+        mapd = estimate_map_dispersions(
+            y, mu_gene, x, g.disp_gene_est[b], g.disp_fit[b], var_log, prior_var
+        )
     block_glm = fit_nb_glm(y, x, nf, mapd.dispersion)
     cooks = cooks_pass(
         y,
@@ -251,6 +298,14 @@ def _map_glm_cooks(
     # genes x samples arrays the rest of the fit does not need
     block_glm.mu = block_glm.hat_diagonals = None
     return mapd, block_glm, cooks
+
+
+def _genewise_as_final(disp_gene_est: np.ndarray) -> MAPDispersions:
+    """The gene-wise estimates as final dispersions: no MAP estimate (NaN), no outliers."""
+    n = disp_gene_est.size
+    return MAPDispersions(
+        np.full(n, np.nan), disp_gene_est.copy(), np.zeros(n, dtype=bool), np.zeros(n, int)
+    )
 
 
 @dataclass

@@ -121,6 +121,19 @@ def level_contrast_all_zero(
     return (fit_counts()[:, cols] == 0).all(axis=1)
 
 
+def numeric_contrast_all_zero(
+    vec: np.ndarray, design: np.ndarray, fit_counts: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """Genes without a read in any sample the contrast involves, for a numeric contrast (or a
+    plus/minus combination) with entries of both signs, as DESeq2's ``contrastAllZeroNumeric``:
+    the samples are those whose design row meets a non-zero entry. A contrast of one sign
+    (a single coefficient) marks no gene."""
+    if np.all(vec >= 0) or np.all(vec <= 0):
+        return np.zeros(0, dtype=bool)
+    involved = design @ (vec != 0).astype(float) != 0
+    return fit_counts()[:, involved].sum(axis=1) == 0
+
+
 def zero_all_zero_genes(
     lfc: np.ndarray, stat: np.ndarray, pvalue: np.ndarray, zero: np.ndarray, test: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

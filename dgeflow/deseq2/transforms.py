@@ -11,12 +11,24 @@ from dgeflow.deseq2.cooks import CooksHistogram
 from dgeflow.deseq2.dispersion import estimate_genewise_dispersions
 from dgeflow.deseq2.inputs import count_values
 from dgeflow.deseq2.rlog import rlog_from_trend
-from dgeflow.deseq2.trend import DispersionTrend, fit_dispersion_trend
+from dgeflow.deseq2.trend import DispersionTrend, NoTrendError, fit_dispersion_trend
 from dgeflow.deseq2.vst import vst_from_trend
+from dgeflow.errors import DataError
 from dgeflow.normalize.size_factors import size_factors as estimate_size_factors
 
 # DESeq2's vst() fits its trend on genes with a mean normalized count above this
 VST_MIN_MEAN = 5.0
+# what fixes a blind transformation without a trend, by NoTrendError.kind: the design is
+# ~ 1, so gene-wise dispersions (the DE fit's way out) are no option here
+_BLIND_TREND_FIXES = {
+    "flat": (
+        "The blind {transform} (the sample QC's transformation) needs that trend, and DESeq2 "
+        "has no gene-wise alternative for it. Fix: no qc setting avoids it: check the counts "
+        "(samples that differ by Poisson noise only, e.g. technical replicates or simulated "
+        "Poisson counts, or a study with very few genes)."
+    ),
+    "locfit": "Fix: set `de.fit_type: mean` in the config (the blind {transform} uses it).",
+}
 
 
 class VstSubsetError(ValueError):
@@ -36,7 +48,7 @@ def vst(
     ``nsub=1000`` on 1,000 genes spread over the range of means, as DESeq2's ``vst()`` does
     (much faster on large studies; the values differ slightly).
     """
-    sf, trend = blind_trend(counts, fit_type, size_factors, nsub)
+    sf, trend = blind_trend(counts, fit_type, size_factors, nsub, transform="vst")
     return vst_from_trend(counts, sf, trend)
 
 
@@ -47,7 +59,7 @@ def rlog(
 ) -> pd.DataFrame:
     """Blind regularized log transformation of a count matrix (DESeq2's ``rlog(blind=TRUE)``),
     log2 scale; all-zero genes are 0."""
-    sf, trend = blind_trend(counts, fit_type, size_factors)
+    sf, trend = blind_trend(counts, fit_type, size_factors, transform="rlog")
     return rlog_from_trend(counts, sf, trend)[0]
 
 
@@ -56,9 +68,17 @@ def blind_trend(
     fit_type: str,
     size_factors: np.ndarray | None,
     nsub: int | None = None,
+    transform: str = "vst",
 ) -> tuple[np.ndarray, DispersionTrend]:
     """Size factors (median-of-ratios unless given) and the dispersion trend of the design
-    ``~ 1``: on every gene with reads, or on :func:`vst_subset` of ``nsub`` genes."""
+    ``~ 1``: on every gene with reads, or on :func:`vst_subset` of ``nsub`` genes.
+
+    Raises
+    ------
+    DataError
+        No trend can be fitted (DESeq2's ``vst`` and ``rlog`` stop too); the message names
+        ``transform`` and what can be changed.
+    """
     values = count_values(counts)
     sf = estimate_size_factors(values) if size_factors is None else np.asarray(size_factors, float)
     nonzero = row_sums(values) > 0
@@ -67,7 +87,12 @@ def blind_trend(
     y = values[nonzero].astype(float)
     nf = factors_of_rows(sf, nonzero, y.shape)
     gene = estimate_genewise_dispersions(y, nf, np.ones((y.shape[1], 1)))
-    return sf, fit_dispersion_trend((y / nf).mean(axis=1), gene.disp_gene_est, fit_type)
+    try:
+        trend = fit_dispersion_trend((y / nf).mean(axis=1), gene.disp_gene_est, fit_type)
+    except NoTrendError as err:
+        fix = _BLIND_TREND_FIXES[err.kind].format(transform=transform)
+        raise DataError(f"{transform} (design ~ 1): {err} {fix}") from err
+    return sf, trend
 
 
 def vst_subset(y: np.ndarray, sf: np.ndarray, nsub: int) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The mean-dispersion trend and the dispersion prior variance, as DESeq2.
 
 ``parametric`` (``asymptDisp + extraPois / mean``, a gamma GLM refitted without outliers),
-``local`` and ``mean`` trends; the prior variance from the residual spread minus the expected
-sampling variance, or by DESeq2's seeded simulation for 1-3 residual degrees of freedom.
+``local`` (R's locfit, :mod:`dgeflow.deseq2.locfit`) and ``mean`` trends; the prior variance
+from the residual spread minus the expected sampling variance, or by DESeq2's seeded simulation
+for 1-3 residual degrees of freedom.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ import numpy as np
 from scipy.special import polygamma
 
 from dgeflow.deseq2.dispersion import MIN_DISP
+from dgeflow.deseq2.locfit import LocalFit, LocfitError, fit_locfit
+from dgeflow.errors import DataError
 from dgeflow.stats.rng import RStream
 from dgeflow.stats.summaries import trimmed_mean
+
+# the fit type of a fit without a trend: gene-wise dispersions used as final ones
+GENEWISE = "genewise"
 
 
 @dataclass
@@ -26,23 +32,45 @@ class DispersionTrend:
     asympt_disp: float = np.nan
     extra_pois: float = np.nan
     mean_disp: float = np.nan
+    # a local trend: R's locfit of log dispersion on log mean; fits pickled by dgeflow versions
+    # before it hold an approximation on a grid of log means instead
+    local_fit: LocalFit | None = None
     log_mean_grid: np.ndarray | None = None
     log_disp_grid: np.ndarray | None = None
     min_disp: float = MIN_DISP
 
     def __call__(self, means: np.ndarray) -> np.ndarray:
         means = np.asarray(means, dtype=float)
+        if self.fit_type == GENEWISE:  # no trend was fitted
+            return np.full(means.shape, np.nan)
         if self.fit_type == "parametric":
             return self.asympt_disp + self.extra_pois / means
         if self.fit_type == "mean":
             return np.full(means.shape, self.mean_disp)
+        if self.local_fit is not None:
+            with np.errstate(divide="ignore", over="ignore"):
+                return np.exp(self.local_fit(np.log(means)))
         if self.log_mean_grid is None:
             return np.full(means.shape, self.min_disp)
         return np.exp(np.interp(np.log(means), self.log_mean_grid, self.log_disp_grid))
 
 
 class TrendFitError(RuntimeError):
-    pass
+    """The parametric trend failed; DESeq2 then falls back to a local fit (not a user error)."""
+
+
+class NoTrendError(DataError):
+    """No dispersion trend can be fitted on these data, as DESeq2 would stop too.
+
+    The message says what was found; the fix depends on the caller (the DE fit or the sample
+    QC's blind transformation), which adds it. ``kind`` is ``"flat"`` (every gene-wise
+    estimate within 2 orders of magnitude of the minimum) or ``"locfit"`` (R's locfit, the
+    local trend DESeq2 falls back to, stops on these genes, e.g. on 2 genes).
+    """
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 def _gamma_deviance(y: np.ndarray, mu: np.ndarray) -> float:
@@ -100,6 +128,10 @@ def fit_parametric_trend(means: np.ndarray, disps: np.ndarray) -> tuple[float, f
         residuals = disps / (coefs[0] + coefs[1] / means)
         good = (residuals > 1e-4) & (residuals < 15)
         exog = np.column_stack([np.ones(good.sum()), 1.0 / means[good]])
+        # R's glm() gives an NA coefficient for a rank-deficient fit (one gene, or genes of
+        # one mean), and DESeq2's test of the coefficients then fails: the local fallback
+        if good.sum() < 2 or np.linalg.matrix_rank(exog) < 2:
+            raise TrendFitError("parametric dispersion fit failed: fewer than 2 distinct means")
         try:
             new, converged = fit_gamma_identity_glm(disps[good], exog, coefs)
         except np.linalg.LinAlgError as err:
@@ -115,29 +147,45 @@ def fit_parametric_trend(means: np.ndarray, disps: np.ndarray) -> tuple[float, f
 def fit_local_trend(
     means: np.ndarray, disps: np.ndarray, min_disp: float = MIN_DISP
 ) -> DispersionTrend:
-    """Local quadratic regression of log dispersion on log mean, weighted by the mean.
+    """DESeq2's ``localDispersionFit``: R's locfit of log dispersion on log mean, weighted by
+    the mean, on the genes given with a dispersion of at least ``10 * min_disp``
+    (:func:`dgeflow.deseq2.locfit.fit_locfit`).
 
-    DESeq2 uses locfit (nearest-neighbour fraction 0.7, degree 2, tricube kernel); this is the
-    same local model evaluated on a grid and interpolated, not locfit's own vertex scheme, so
-    values differ slightly from R's.
+    ``means`` and ``disps`` are the genes DESeq2 fits a trend on (gene-wise estimate above
+    ``100 * min_disp``).
+
+    Raises
+    ------
+    LocfitError
+        Where locfit stops (e.g. on 2 genes).
     """
     use = disps >= min_disp * 10
     if not use.any():
         return DispersionTrend("local", min_disp=min_disp)
-    lx, ly, wt = np.log(means[use]), np.log(disps[use]), means[use]
-    grid = np.linspace(lx.min(), lx.max(), 200)
-    k = max(3, int(np.ceil(0.7 * lx.size)))
-    fitted = np.empty(grid.size)
-    for i, g0 in enumerate(grid):
-        d = np.abs(lx - g0)
-        h = np.partition(d, k - 1)[k - 1] if k <= d.size else d.max()
-        h = max(h, 1e-12)
-        kern = np.clip(1 - (d / h) ** 3, 0, None) ** 3 * wt
-        design = np.column_stack([np.ones_like(lx), lx - g0, (lx - g0) ** 2])
-        sw = np.sqrt(kern)
-        coef, *_ = np.linalg.lstsq(design * sw[:, None], ly * sw, rcond=None)
-        fitted[i] = coef[0]
-    return DispersionTrend("local", log_mean_grid=grid, log_disp_grid=fitted, min_disp=min_disp)
+    fit = fit_locfit(np.log(means[use]), np.log(disps[use]), means[use])
+    return DispersionTrend("local", local_fit=fit, min_disp=min_disp)
+
+
+def _flat_dispersions(n_genes: int, min_disp: float) -> NoTrendError:
+    return NoTrendError(
+        f"the gene-wise dispersion estimates of all {n_genes} genes are within 2 orders of "
+        f"magnitude of the minimum {min_disp:g} (none above {100 * min_disp:g}): the counts "
+        "vary no more than Poisson noise between replicates, so no mean-dispersion trend can be "
+        "fitted "
+        "(DESeq2 stops too: 'all gene-wise dispersion estimates are within 2 orders of "
+        "magnitude from the minimum value').",
+        "flat",
+    )
+
+
+def _locfit_stops(n_genes: int, fit_type: str, err: LocfitError) -> NoTrendError:
+    why = "the parametric trend failed and " if fit_type == "parametric" else ""
+    return NoTrendError(
+        f"{why}the local dispersion trend (R's locfit, nearest-neighbour fraction 0.7) cannot "
+        f"be fitted on the {n_genes} genes with a gene-wise dispersion above 100 x the minimum "
+        f"(DESeq2 stops in locfit too: {str(err).split(': ', 1)[-1]}).",
+        "locfit",
+    )
 
 
 def fit_dispersion_trend(
@@ -149,15 +197,23 @@ def fit_dispersion_trend(
     """Fit the mean-dispersion trend on genes whose gene-wise estimate exceeds ``100 * minDisp``.
 
     ``fit_type`` is ``parametric`` (falling back to ``local`` when the fit fails, as DESeq2),
-    ``local`` or ``mean``.
+    ``local`` or ``mean`` (the trimmed mean of the estimates above ``10 * minDisp``, as
+    DESeq2).
+
+    Raises
+    ------
+    NoTrendError
+        Where DESeq2 stops too: no gene-wise estimate above ``100 * minDisp``, or a local fit
+        that R's locfit cannot make (e.g. on 2 such genes: each one's nearest neighbourhood is
+        itself).
     """
+    if fit_type not in ("parametric", "local", "mean"):
+        raise ValueError(f"fit_type must be parametric, local or mean, got {fit_type!r}")
     use = disp_gene_est > 100 * min_disp
     if not use.any():
-        raise TrendFitError(
-            "all gene-wise dispersion estimates are within 2 orders of magnitude of the minimum "
-            "(1e-8): the data look Poisson; the trend cannot be fitted"
-        )
+        raise _flat_dispersions(disp_gene_est.size, min_disp)
     means, disps = base_mean[use], disp_gene_est[use]
+    requested = fit_type
     if fit_type == "parametric":
         try:
             a, b = fit_parametric_trend(means, disps)
@@ -169,11 +225,13 @@ def fit_dispersion_trend(
             )
             fit_type = "local"
     if fit_type == "local":
-        return fit_local_trend(base_mean, disp_gene_est, min_disp)
-    if fit_type == "mean":
-        mean_disp = float(trimmed_mean(disps, 0.001))
-        return DispersionTrend("mean", mean_disp=mean_disp)
-    raise ValueError(f"fit_type must be parametric, local or mean, got {fit_type!r}")
+        try:
+            return fit_local_trend(means, disps, min_disp)
+        except LocfitError as err:
+            raise _locfit_stops(int(use.sum()), requested, err) from err
+    # DESeq2's mean trend averages every estimate above 10 * minDisp, not only the trend's genes
+    mean_disp = float(trimmed_mean(disp_gene_est[disp_gene_est > 10 * min_disp], 0.001))
+    return DispersionTrend("mean", mean_disp=mean_disp)
 
 
 def mad(x: np.ndarray) -> float:

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dgeflow.contrasts import dropped_coefficients
 from dgeflow.edger.dispersion import Dispersions, estimate_dispersions
 from dgeflow.edger.glm import fit_glm, nb_deviance
-from dgeflow.filtered_fit import FilteredFit, filtered_tmm
+from dgeflow.filtered_fit import FilteredFit, check_kept, filtered_tmm
 from dgeflow.formula import fitted_design
 from dgeflow.normalize import tmm_factors
 from dgeflow.normalize.tx_lengths import TxImport
@@ -103,16 +104,34 @@ class QLFit(FilteredFit):
         self.var_post = sq.var_post
         self._y = y
 
-    def results(self, contrast: Any = None) -> pd.DataFrame:
+    def results(self, contrast: Any = None, *, reduced: str | None = None) -> pd.DataFrame:
         """edgeR's ``glmQLFTest`` + ``topTags`` for one contrast: columns ``logFC, logCPM, F,
-        PValue, FDR``, the fitted genes in input order."""
-        vec, label = self.contrast_vector(contrast)
+        PValue, FDR``, the fitted genes in input order.
+
+        With ``reduced`` (a formula), the QL F-test of the coefficients the reduced design
+        leaves out, as ``glmQLFTest(fit, coef = <them>)``: one ``logFC`` column, or one
+        ``logFC.<coefficient>`` per coefficient when there are several (R's names).
+        """
         x = self.design.matrix
         y, disp = self._y, self.dispersions.trended
-        null = _null_design(x, vec)
+        if reduced is None:
+            vec, label = self.contrast_vector(contrast)
+            null = _null_design(x, vec)
+            lfc = {"logFC": self._beta_shrunk @ vec / np.log(2.0)}
+            df_test = 1
+        else:
+            dropped = dropped_coefficients(self.design, self.samples, reduced)
+            null = np.delete(x, dropped, axis=1)
+            names = [self.result_names[j] for j in dropped]
+            label = f"{self.design.formula.text} vs {reduced}"
+            lfc = {
+                ("logFC" if len(dropped) == 1 else f"logFC.{name}"): self._beta_shrunk[:, j]
+                / np.log(2.0)
+                for j, name in zip(dropped, names, strict=True)
+            }
+            df_test = len(dropped)
         _, mu0 = fit_glm(y, null, self._offset, disp)
         lr = nb_deviance(y, mu0, disp) - self._deviance
-        df_test = 1
         f_stat = lr / df_test / self.var_post
         df_total = np.minimum(
             np.asarray(self.df_prior) + self.df_residual, y.shape[0] * (x.shape[0] - x.shape[1])
@@ -130,7 +149,7 @@ class QLFit(FilteredFit):
             pvalue[below] = np.maximum(pvalue[below], stats.chi2.sf(lr_pois, df_test))
         res = pd.DataFrame(
             {
-                "logFC": self._beta_shrunk @ vec / np.log(2.0),
+                **lfc,
                 "logCPM": self.dispersions.ave_log_cpm,
                 "F": f_stat,
                 "PValue": pvalue,
@@ -198,6 +217,7 @@ def _fit_with_length_offsets(
         keep = filter_by_expr_mask(y, dm.matrix, lib, **(filter_options or {}))
     else:
         keep = y.sum(axis=1) > 0
+    check_kept(keep, y, "edgeR", filter_by_expr, filter_options)
     disp = estimate_dispersions(y[keep], dm.matrix, lib, offset=offset[keep])
     ones = pd.Series(1.0, index=counts.columns)
     fit = QLFit(

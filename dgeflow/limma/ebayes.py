@@ -104,3 +104,42 @@ def top_table(estimate: np.ndarray, amean: np.ndarray, mt: ModeratedT) -> dict[s
         "adj.P.Val": bh_adjust(mt.p_value),
         "B": mt.lods,
     }
+
+
+def moderated_f(
+    coefficients: np.ndarray,
+    stdev_unscaled: np.ndarray,
+    correlation: np.ndarray,
+    sigma: np.ndarray,
+    df_residual: np.ndarray,
+    *,
+    covariate: np.ndarray | None = None,
+    robust: bool = False,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """limma's moderated F of several coefficients and its p-value, as ``topTable(fit,
+    coef = <several>)`` computes them (``classifyTestsF(fstat.only = TRUE)``): the moderated t
+    of each coefficient, decorrelated with the eigen decomposition of their correlation (from
+    the unweighted design), on ``df.prior + df.residual`` denominator degrees of freedom.
+
+    Returns
+    -------
+    tuple
+        ``(F, p_value, df1)``.
+    """
+    sq = squeeze_var(sigma**2, df_residual, covariate, robust)
+    t = coefficients / stdev_unscaled / np.sqrt(sq.var_post)[:, None]
+    if t.shape[1] == 1:
+        f_stat, df1 = t[:, 0] ** 2, 1
+    else:
+        values, vectors = np.linalg.eigh(correlation)
+        order = np.argsort(values)[::-1]  # R's eigen(): decreasing
+        values, vectors = values[order], vectors[:, order]
+        df1 = int(np.sum(values / values[0] > 1e-8))
+        q = vectors[:, :df1] / np.sqrt(values[:df1]) / np.sqrt(df1)
+        f_stat = ((t @ q) ** 2).sum(axis=1)
+    df2 = np.broadcast_to(np.asarray(sq.df_prior) + df_residual, f_stat.shape)
+    if df2[0] > 1e6:
+        p_value = stats.chi2.sf(df1 * f_stat, df1)
+    else:
+        p_value = stats.f.sf(f_stat, df1, df2)
+    return f_stat, p_value, df1

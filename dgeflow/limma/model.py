@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from dgeflow.contrasts import dropped_coefficients
 from dgeflow.filtered_fit import FilteredFit, filtered_tmm
 from dgeflow.formula import DesignMatrix, fitted_design
-from dgeflow.limma.ebayes import moderated_t, top_table
+from dgeflow.limma.ebayes import moderated_f, moderated_t, top_table
 from dgeflow.limma.linear_model import LinearModelFit, contrast_fit, lm_fit
 from dgeflow.limma.voom import Voom, voom
 from dgeflow.normalize.tx_lengths import TxImport
+from dgeflow.stats.multiple_testing import bh_adjust
 
 LIMMA_COLUMNS = ["logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
 
@@ -47,7 +50,12 @@ class VoomFit(FilteredFit):
         self.linear_model = linear_model
 
     def results(
-        self, contrast: Any = None, *, trend: bool = False, robust: bool = False
+        self,
+        contrast: Any = None,
+        *,
+        trend: bool = False,
+        robust: bool = False,
+        reduced: str | None = None,
     ) -> pd.DataFrame:
         """limma's ``topTable`` for one contrast, indexed by gene id in input order.
 
@@ -56,7 +64,17 @@ class VoomFit(FilteredFit):
         the prior variance follow the average expression (``eBayes(trend = TRUE)``);
         ``robust=True`` protects against outlying variances (``eBayes(robust = TRUE)``). Columns
         ``logFC, AveExpr, t, P.Value, adj.P.Val, B``; only the fitted genes.
+
+        With ``reduced`` (a formula), the moderated F-test of the coefficients the reduced
+        design leaves out, as ``topTable(fit, coef = <them>)``: one column per coefficient
+        (its name), ``AveExpr, F, P.Value, adj.P.Val``.
         """
+        if reduced is not None:
+            dropped = dropped_coefficients(self.design, self.samples, reduced)
+            if len(dropped) > 1:
+                return self._f_test(dropped, reduced, trend, robust)
+            # one coefficient: topTable(coef = it) is its moderated t-test (t^2 is the F)
+            contrast = self.result_names[dropped[0]]
         vec, label = self.contrast_vector(contrast)
         lm = self.linear_model
         estimate, stdev = contrast_fit(lm, vec)
@@ -73,6 +91,34 @@ class VoomFit(FilteredFit):
         res.attrs.update(
             contrast=label, method=self.method, df_prior=mt.df_prior, trend=trend, robust=robust
         )
+        return res
+
+    def _f_test(self, dropped: list[int], reduced: str, trend: bool, robust: bool) -> pd.DataFrame:
+        lm = self.linear_model
+        cov = np.linalg.inv(lm.design.T @ lm.design)[np.ix_(dropped, dropped)]
+        scale = np.sqrt(np.diag(cov))
+        f_stat, p_value, _ = moderated_f(
+            lm.coefficients[:, dropped],
+            lm.stdev_unscaled[:, dropped],
+            cov / np.outer(scale, scale),
+            lm.sigma,
+            lm.df_residual,
+            covariate=lm.amean if trend else None,
+            robust=robust,
+        )
+        columns = {self.result_names[j]: lm.coefficients[:, j] for j in dropped}
+        res = pd.DataFrame(
+            {
+                **columns,
+                "AveExpr": lm.amean,
+                "F": f_stat,
+                "P.Value": p_value,
+                "adj.P.Val": bh_adjust(p_value),
+            },
+            index=self.genes,
+        )
+        res.index.name = "gene_id"
+        res.attrs.update(contrast=f"{self.design.formula.text} vs {reduced}", method=self.method)
         return res
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from dgeflow.errors import DataError
 from dgeflow.normalize.checks import (
     aligned_lengths,
     as_counts,
@@ -93,6 +94,7 @@ def scaling(
     counts: pd.DataFrame,
     method: str,
     lengths: pd.Series | pd.DataFrame | Mapping | None = None,
+    size_factor_method: str = "ratio",
 ) -> Scaling:
     """The per-gene and per-sample divisors of a normalization method of ``counts``.
 
@@ -104,6 +106,9 @@ def scaling(
         One of :data:`NORMALIZATION_METHODS`.
     lengths
         Gene lengths in bp (Series by gene id); required for :data:`LENGTH_METHODS`.
+    size_factor_method
+        Size factors of ``median_of_ratios``: ``"ratio"`` or ``"poscounts"`` (the workflow's
+        ``de.size_factors``, as the DESeq2 fit).
 
     Returns
     -------
@@ -111,7 +116,7 @@ def scaling(
         Its :meth:`Scaling.apply` gives the normalized values.
     """
     _check_method(method, lengths)
-    return _scaling_of_checked(as_counts(counts), method, lengths)
+    return _scaling_of_checked(as_counts(counts), method, lengths, size_factor_method)
 
 
 def _check_method(method: str, lengths) -> None:
@@ -127,7 +132,9 @@ def _check_method(method: str, lengths) -> None:
         )
 
 
-def _scaling_of_checked(counts: pd.DataFrame, method: str, lengths) -> Scaling:
+def _scaling_of_checked(
+    counts: pd.DataFrame, method: str, lengths, size_factor_method: str = "ratio"
+) -> Scaling:
     """:func:`scaling` of counts already checked by :func:`as_counts`."""
     if method == "cpm":
         return _cpm_scaling(counts)
@@ -136,8 +143,19 @@ def _scaling_of_checked(counts: pd.DataFrame, method: str, lengths) -> Scaling:
     if method in ("rpkm", "fpkm"):
         return _rpkm_scaling(counts, lengths)
     if method == "median_of_ratios":
-        return Scaling(size_factors(counts.to_numpy()))
+        return _median_of_ratios_scaling(counts, size_factor_method)
     return _tmm_scaling(counts)
+
+
+def _median_of_ratios_scaling(counts: pd.DataFrame, size_factor_method: str) -> Scaling:
+    try:
+        return Scaling(size_factors(counts.to_numpy(), method=size_factor_method))
+    except DataError as err:
+        # the normalization step has a second way out: not computing this matrix at all
+        raise DataError(
+            f"median_of_ratios normalization: {err} Or drop median_of_ratios from "
+            "`normalization.methods`."
+        ) from err
 
 
 def _cpm_scaling(counts: pd.DataFrame, lib_sizes=None) -> Scaling:
@@ -176,16 +194,19 @@ def normalized_blocks(
     method: str,
     lengths: pd.Series | pd.DataFrame | Mapping | None = None,
     block_elements: int = 1 << 24,
+    size_factor_method: str = "ratio",
 ) -> Iterator[pd.DataFrame]:
     """:func:`normalize`, a block of genes at a time: what the workflow writes, holding the
     counts and one block of values (not a float copy of the whole matrix).
+
+    ``size_factor_method`` is :func:`scaling`'s (``median_of_ratios`` only).
 
     Yields
     ------
     pandas.DataFrame
         Consecutive blocks of rows of ``normalize(counts, method, lengths)``.
     """
-    scale = scaling(counts, method, lengths)
+    scale = scaling(counts, method, lengths, size_factor_method)
     values = counts.to_numpy()
     for rows in chunk_slices(*values.shape, elements=block_elements):
         yield pd.DataFrame(
@@ -329,6 +350,7 @@ def normalize(
     counts: pd.DataFrame,
     method: str,
     lengths: pd.Series | pd.DataFrame | Mapping | None = None,
+    size_factor_method: str = "ratio",
 ) -> pd.DataFrame:
     """Normalize counts by name.
 
@@ -340,6 +362,8 @@ def normalize(
         One of :data:`NORMALIZATION_METHODS`.
     lengths
         Gene lengths in bp (Series by gene id); required for :data:`LENGTH_METHODS`.
+    size_factor_method
+        ``"ratio"`` or ``"poscounts"``: the size factors of ``median_of_ratios``.
 
     Returns
     -------
@@ -348,7 +372,7 @@ def normalize(
     """
     _check_method(method, lengths)
     counts = as_counts(counts)  # checked once, for the scaling and the values
-    return _scaled(counts, _scaling_of_checked(counts, method, lengths))
+    return _scaled(counts, _scaling_of_checked(counts, method, lengths, size_factor_method))
 
 
 def sample_totals(

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from dgeflow.errors import DataError
 from dgeflow.threads import chunk_slices
 
 SIZE_FACTOR_METHODS = ("ratio", "poscounts")
-_ALL_GENES_HAVE_ZEROS = (
-    "every gene has a zero count in at least one sample, so median-of-ratios size factors "
-    "are undefined; use size_factors method 'poscounts'"
+# how the fix is spelled, in the workflow's config and in the API
+POSCOUNTS_FIX = (
+    "Fix: set `de.size_factors: poscounts` in the config (DESeq2's "
+    'estimateSizeFactors(type = "poscounts"); size_factors="poscounts" in dgeflow.fit, vst '
+    "and rlog)."
 )
+
+
+def _no_reference_genes(n_genes: int, n_samples: int, method: str, control: bool) -> DataError:
+    """The stop when no gene can serve as the reference: DESeq2 stops there too, with "every
+    gene contains at least one zero, cannot compute log geometric means"."""
+    genes = f"{n_genes} control genes" if control else f"{n_genes} genes"
+    if method == "ratio":
+        return DataError(
+            f"every one of the {genes} has a zero count in at least one of the {n_samples} "
+            "samples, so median-of-ratios size factors cannot be computed (DESeq2: 'every gene "
+            "contains at least one zero, cannot compute log geometric means'). " + POSCOUNTS_FIX
+        )
+    return DataError(
+        f"all {genes} have only zero counts in the {n_samples} samples, so no size factors can "
+        "be computed (poscounts needs one gene with a read). Fix: check the counts"
+        + (" and the control genes." if control else " (config key `counts`).")
+    )
 
 
 def _geometric_means(counts: np.ndarray, positive_only: bool) -> np.ndarray:
@@ -76,6 +96,12 @@ def size_factors(
     numpy.ndarray
         One factor per sample; for ``ratio`` their geometric mean is 1 by construction of the
         reference; ``poscounts`` factors are rescaled to geometric mean 1 as in DESeq2.
+
+    Raises
+    ------
+    DataError
+        No gene can be the reference: with ``ratio`` every gene has a zero (the message names
+        ``de.size_factors: poscounts``), with ``poscounts`` every count is zero.
     """
     counts = np.asarray(counts)
     if counts.dtype.kind not in "iuf":
@@ -90,13 +116,13 @@ def size_factors(
         # on the remaining genes only
         usable = _rows_all_positive(ref_counts)
         if not usable.any():
-            raise ValueError(_ALL_GENES_HAVE_ZEROS)
+            raise _no_reference_genes(*ref_counts.shape, method, control_genes is not None)
         return np.exp(_median_log_ratios(ref_counts, np.flatnonzero(usable)))
     ref_counts = ref_counts.astype(float, copy=False)
     log_geo = _geometric_means(ref_counts, positive_only=True)
     usable = np.isfinite(log_geo)
     if not usable.any():
-        raise ValueError(_ALL_GENES_HAVE_ZEROS)
+        raise _no_reference_genes(*ref_counts.shape, method, control_genes is not None)
     with np.errstate(divide="ignore"):
         log_ratios = np.log(ref_counts[usable]) - log_geo[usable, None]
     # zero counts are excluded from each sample's median

@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from dgeflow.contrasts import contrast_name
+from dgeflow.contrasts import Question, question, questions
 from dgeflow.io.matrix import matrix_shape
 from dgeflow.io.tables import read_optional_tsv as _read_tsv
 from dgeflow.layout import OutputLayout
 from dgeflow.methods import label as method_label
+from dgeflow.methods import lfc_column
 from dgeflow.methods import method as registered_method
 from dgeflow.report.methods_text import methods_paragraph
 
@@ -268,19 +269,34 @@ def _nested(config: dict, *keys: str, default: Any = None) -> Any:
     return value
 
 
+def _questions(config: dict) -> dict[str, Question]:
+    """The config's contrasts as questions (form, fit, methods)."""
+    return questions(config.get("contrasts") or [], str(config.get("design", "")), _de(config))
+
+
+def _de(config: dict) -> dict:
+    return {"methods": ["deseq2"], "test": "wald", "reduced": None} | dict(config.get("de") or {})
+
+
+def _main_fit(config: dict):
+    return question({}, str(config.get("design", "")), _de(config)).fit
+
+
 def _overview(outdir: Path, config: dict) -> dict:
     counts_path = Path(OutputLayout(outdir).validated("counts"))
     n_genes = n_samples = None
     if counts_path.is_file():
         n_genes, n_samples = matrix_shape(counts_path)
+    main = _main_fit(config)
     contrasts = [
         {
-            "name": contrast_name(c),
-            "factor": str(c.get("factor")),
-            "level": str(c.get("level")),
-            "reference": str(c.get("reference")),
+            "name": q.name,
+            "tested": q.describe(),
+            "fit": "" if q.fit == main else q.fit.describe(),
+            "methods": ", ".join(method_label(m) for m in q.methods),
+            "first_method": q.methods[0],
         }
-        for c in config.get("contrasts") or []
+        for q in _questions(config).values()
     ]
     methods = _nested(config, "de", "methods", default=["deseq2"])
     config_yaml = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
@@ -436,26 +452,25 @@ def _gene_filter(outdir: Path) -> dict:
 
 
 def _contrast_entry(
-    paths: OutputLayout, method: str, contrast: dict, alpha: float, lfc_threshold: float
+    paths: OutputLayout, method: str, q: Question, alpha: float, lfc_threshold: float, main
 ):
-    name = contrast_name(contrast)
+    name = q.name
     cols = registered_method(method).columns
     res = _read_tsv(paths.de_table(method, name), index_col=0)
+    description = q.describe()
+    if q.fit != main:
+        description += f"; fitted with {q.fit.describe()}"
     entry: dict[str, Any] = {
         "name": name,
         "file": RELATIVE.de_table(method, name),
-        "description": (
-            f"{contrast.get('factor')}: {contrast.get('level')} vs "
-            f"{contrast.get('reference')} (log2 fold change > 0 = higher in "
-            f"{contrast.get('level')})"
-        ),
+        "description": description,
         "found": res is not None,
         "ma_png": _image(paths.de_plot(method, name, "ma")),
         "volcano_png": _image(paths.de_plot(method, name, "volcano")),
     }
     if res is not None:
         padj = pd.to_numeric(res[cols.padj], errors="coerce")
-        lfc = pd.to_numeric(res[cols.lfc], errors="coerce")
+        lfc = pd.to_numeric(res[lfc_column(res, method)], errors="coerce")
         significant = padj.lt(alpha) & lfc.abs().gt(lfc_threshold)
         entry["n_up"] = format_number(int((significant & lfc.gt(0)).sum()))
         entry["n_down"] = format_number(int((significant & lfc.lt(0)).sum()))
@@ -472,8 +487,12 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
     alpha = float(_nested(config, "de", "alpha", default=config.get("alpha", 0.1)))
     lfc_threshold = float(_nested(config, "de", "lfc_threshold", default=0.0))
     paths = OutputLayout(outdir)
+    asked = _questions(config)
+    main = _main_fit(config)
     methods = []
     for method in _nested(config, "de", "methods", default=["deseq2"]):
+        if asked and not any(method in q.methods for q in asked.values()):
+            continue
         table, samples_title, caption = FIT_SECTIONS[method]
         samples = _read_tsv(paths.fit_table(method, table))
         methods.append(
@@ -482,8 +501,9 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
                 "label": method_label(method),
                 "padj_column": registered_method(method).columns.padj,
                 "contrasts": [
-                    _contrast_entry(paths, method, c, alpha, lfc_threshold)
-                    for c in config.get("contrasts") or []
+                    _contrast_entry(paths, method, q, alpha, lfc_threshold, main)
+                    for q in asked.values()
+                    if method in q.methods
                 ],
                 "fit_png": _image(paths.fit_plot(method)),
                 "fit_caption": caption,
@@ -497,8 +517,9 @@ def _differential_expression(outdir: Path, config: dict) -> dict:
         )
     agreement = _read_tsv(paths.agreement())
     agreement_plots = [
-        {"name": contrast_name(c), "png": _image(paths.agreement_plot(contrast_name(c)))}
-        for c in config.get("contrasts") or []
+        {"name": name, "png": _image(paths.agreement_plot(name))}
+        for name, q in asked.items()
+        if len(q.methods) > 1
     ]
     return {
         "alpha": format_number(alpha),

@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dgeflow.contrasts import contrast_name
+from dgeflow.contrasts import contrast_name, questions
 from dgeflow.io.matrix import iter_matrix_rows, read_matrix
 from dgeflow.io.tables import read_optional_tsv as _read_tsv
 from dgeflow.io.tables import read_samples
 from dgeflow.layout import OutputLayout
 from dgeflow.methods import label as method_label
+from dgeflow.methods import lfc_column
 from dgeflow.methods import method as registered_method
 from dgeflow.threads import chunk_slices
 
@@ -150,7 +151,8 @@ def result_entry(
     cols = registered_method(method).columns
     aligned = table.reindex(genes)
     mean = pd.to_numeric(aligned[cols.mean], errors="coerce").to_numpy(dtype=float)
-    lfc = pd.to_numeric(aligned[cols.lfc], errors="coerce").to_numpy(dtype=float)
+    lfc_name = lfc_column(table, method)
+    lfc = pd.to_numeric(aligned[lfc_name], errors="coerce").to_numpy(dtype=float)
     p = pd.to_numeric(aligned[cols.pvalue], errors="coerce").to_numpy(dtype=float)
     padj = pd.to_numeric(aligned[cols.padj], errors="coerce").to_numpy(dtype=float)
     significant = significant_mask(pd.Series(padj), pd.Series(lfc), alpha, lfc_threshold)
@@ -162,11 +164,13 @@ def result_entry(
         "method": method,
         "label": f"{name} ({method_label(method)})",
         "contrast": name,
-        "factor": str(contrast.get("factor")),
-        "level": str(contrast.get("level")),
-        "reference": str(contrast.get("reference")),
+        # a level contrast groups the heatmaps and count plots by its factor; other forms
+        # (coefficients, combinations, LRTs) show every sample as one group
+        "factor": str(contrast.get("factor") or ""),
+        "level": str(contrast.get("level") or ""),
+        "reference": str(contrast.get("reference") or ""),
         "file": OutputLayout().de_table(method, name),
-        "columns": [cols.mean, cols.lfc, cols.pvalue, cols.padj],
+        "columns": [cols.mean, lfc_name, cols.pvalue, cols.padj],
         "mean_log": mean_log,
         "alpha": alpha,
         "lfc_threshold": lfc_threshold,
@@ -407,11 +411,17 @@ def explore_document(outdir: str | Path, config: dict) -> dict | None:
     de = config.get("de") or {}
     alpha = float(de.get("alpha", 0.1))
     lfc_threshold = float(de.get("lfc_threshold", 0.0) or 0.0)
+    asked = questions(
+        config.get("contrasts") or [],
+        str(config.get("design", "")),
+        {"methods": ["deseq2"], "test": "wald", "reduced": None} | dict(de),
+    )
     results = [
         entry
         for method in de.get("methods") or ["deseq2"]
-        for contrast in config.get("contrasts") or []
-        if (entry := result_entry(outdir, genes, method, contrast, alpha, lfc_threshold))
+        for contrast, q in zip(config.get("contrasts") or [], asked.values(), strict=False)
+        if method in q.methods
+        and (entry := result_entry(outdir, genes, method, contrast, alpha, lfc_threshold))
     ]
     sheet = read_samples(paths.typed_samples())
     sheet.index = sheet.index.astype(str)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from dgeflow.contrasts import contrast_name
+from dgeflow.contrasts import fit_of, fits, question, questions
 from dgeflow.layout import OutputLayout
 
 REFERENCES = {
@@ -66,6 +68,44 @@ def _filter_sentence(outdir: Path) -> str:
     return "Of the genes, " + "; ".join(parts) + "."
 
 
+def _block_correlation(outdir: Path, fit: str) -> float | None:
+    """The consensus within-block correlation a blocked limma-voom fit wrote, if it did."""
+    table = OutputLayout(outdir).fit_table("limma_voom", "samples", fit)
+    samples = pd.read_csv(table, sep="\t") if Path(table).is_file() else None
+    if samples is None or "block_correlation" not in samples or samples.empty:
+        return None
+    return float(samples["block_correlation"].iloc[0])
+
+
+def _contrast_words(
+    config: Mapping[str, Any], methods: Sequence[str], outdir: Path | None = None
+) -> list[str]:
+    """Each contrast in words: what it tests, and its fit and methods where they are its own."""
+    settings = {"methods": ["deseq2"], "test": "wald", "reduced": None} | dict(
+        config.get("de") or {}
+    )
+    design = str(config.get("design"))
+    main = question({}, design, settings).fit
+    asked = questions(config.get("contrasts") or [], design, settings)
+    all_fits = fits(asked, design, settings)
+    words = []
+    for q in asked.values():
+        text = q.describe()
+        if q.fit != main:
+            text += f"; fitted with {q.fit.describe()}"
+        correlation = (
+            _block_correlation(outdir, fit_of(q, all_fits))
+            if q.fit.block and outdir is not None
+            else None
+        )
+        if correlation is not None:
+            text += f", consensus within-{q.fit.block} correlation {correlation:.3f}"
+        if tuple(q.methods) != tuple(methods):
+            text += f"; {', '.join(q.methods)} only"
+        words.append(f"{q.name} ({text})")
+    return words
+
+
 def methods_paragraph(outdir: str | Path, config: dict) -> dict:
     """The paragraph and its references.
 
@@ -92,10 +132,7 @@ def methods_paragraph(outdir: str | Path, config: dict) -> dict:
             cited.append(key)
         return f"[{cited.index(key) + 1}]"
 
-    contrasts = [
-        f"{contrast_name(c)} ({c.get('factor')}: {c.get('level')} vs {c.get('reference')})"
-        for c in config.get("contrasts") or []
-    ]
+    contrasts = _contrast_words(config, methods, outdir)
     sentences = [
         f"Differential expression was analysed with dgeflow {_version('dgeflow')} (Python "
         f"{platform.python_version()}, Snakemake {_version('snakemake')} {cite('snakemake')}) "

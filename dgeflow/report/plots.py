@@ -21,7 +21,7 @@ from scipy.cluster import hierarchy  # noqa: E402
 
 from dgeflow.agreement import significant_genes  # noqa: E402
 from dgeflow.methods import label as method_label  # noqa: E402
-from dgeflow.methods import method  # noqa: E402
+from dgeflow.methods import lfc_column  # noqa: E402
 from dgeflow.qc import correlation_linkage  # noqa: E402
 
 DPI = 150
@@ -648,8 +648,8 @@ def lfc_scatter(tables: dict[str, pd.DataFrame], contrast: str, alpha: float) ->
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.4), squeeze=False)
     for ax, (a, b) in zip(axes[0], pairs, strict=True):
         shared = tables[a].index.intersection(tables[b].index)
-        x = pd.to_numeric(tables[a].loc[shared, method(a).columns.lfc], errors="coerce")
-        y = pd.to_numeric(tables[b].loc[shared, method(b).columns.lfc], errors="coerce")
+        x = pd.to_numeric(tables[a].loc[shared, lfc_column(tables[a], a)], errors="coerce")
+        y = pd.to_numeric(tables[b].loc[shared, lfc_column(tables[b], b)], errors="coerce")
         both = shared.isin(significant_genes(tables[a], a, alpha)) & shared.isin(
             significant_genes(tables[b], b, alpha)
         )

@@ -62,19 +62,21 @@ def _check_variable(
     return True
 
 
-def _check_reduced(reduced: str, formula: Formula, result: ValidationResult) -> bool:
+def _check_reduced(
+    reduced: str, formula: Formula, result: ValidationResult, key: str = "de.reduced"
+) -> bool:
     """The reduced design parses and only drops terms of the full one."""
     try:
         reduced_formula = parse_formula(reduced)
     except FormulaError as err:
-        result.add("design", "error", f"config key 'de.reduced': {err}")
+        result.add("design", "error", f"config key {key!r}: {err}")
         return False
     extra = [t for t in reduced_formula.terms if t not in set(formula.terms)]
     if extra:
         result.add(
             "design",
             "error",
-            f"config key 'de.reduced': reduced design {reduced_formula.text!r} has "
+            f"config key {key!r}: reduced design {reduced_formula.text!r} has "
             f"term(s) {examples(':'.join(t) for t in extra)} not in the full design "
             f"{formula.text!r}. Fix: the reduced design must drop terms of the full one "
             "(e.g. '~ 1' or the full design without the tested factor).",
@@ -90,25 +92,28 @@ def check_design_formula(
     samples_path: str,
     reference_levels: dict[str, str],
     result: ValidationResult,
+    key: str = "design",
+    reduced_key: str = "de.reduced",
 ) -> Formula | None:
-    """Parse and check the design against the sheet; return the Formula or None."""
+    """Parse and check the design against the sheet; return the Formula or None. ``key`` and
+    ``reduced_key`` name the config keys in messages (a contrast's own design has its own)."""
     where = f"sample sheet {samples_path!r}"
     try:
         formula = parse_formula(design)
     except FormulaError as err:
-        result.add("design", "error", f"config key 'design': {err}")
+        result.add("design", "error", f"config key {key!r}: {err}")
         return None
     # a list, not a generator: every variable is checked, so that all problems are reported
     checked = [_check_variable(var, formula, samples, where, result) for var in formula.variables]
     ok = all(checked)
-    if reduced is not None and not _check_reduced(reduced, formula, result):
+    if reduced is not None and not _check_reduced(reduced, formula, result, reduced_key):
         ok = False
     if not ok:
         return None
     try:
         check_design(design_matrix(formula, samples, reference_levels))
     except FormulaError as err:
-        result.add("design", "error", f"config key 'design' on {where}: {err}")
+        result.add("design", "error", f"config key {key!r} on {where}: {err}")
         return None
     result.add("design", "ok", f"{formula.text} on {len(samples)} samples")
     return formula

@@ -150,6 +150,7 @@ def _check_model(
     samples: pd.DataFrame | None,
     samples_path: str,
     result: ValidationResult,
+    de: Mapping[str, object] | None = None,
 ) -> None:
     """The design, the contrasts and the QC factors against the usable sample sheet."""
     formula = None
@@ -160,7 +161,8 @@ def _check_model(
         check_level_spellings(samples, design_columns, samples_path, result)
     else:
         result.add("design", "skipped", "sample sheet unusable")
-    check_contrasts(contrasts, formula, samples, samples_path, result)
+    de = {"test": "lrt" if reduced else "wald", "reduced": reduced} | dict(de or {})
+    check_contrasts(contrasts, formula, samples, samples_path, result, design=design, de=de)
     if qc_factors is not None and samples is not None:
         check_qc_factors(qc_factors, samples, samples_path, result)
 
@@ -194,10 +196,12 @@ def check_inputs(
     counts_format: str = "auto",
     quantifications: Mapping[str, object] | None = None,
     annotation_path: str | Path | None = None,
+    de: Mapping[str, object] | None = None,
 ) -> ValidationResult:
     """Run every input check and collect the results without raising.
 
-    Parameters are as for :func:`validate_inputs`.
+    Parameters are as for :func:`validate_inputs`; ``de`` is the workflow's ``de`` settings
+    (``test``, ``reduced``, ``methods``: what a contrast that leaves them out is fitted with).
 
     Returns
     -------
@@ -223,7 +227,7 @@ def check_inputs(
     if counts_raw is not None and sheet_ok:
         used = match_samples(counts_raw, sheet, str(counts_path), str(samples_path), result)
     samples = sheet.loc[used] if used is not None else (sheet if sheet_ok else None)
-    _check_model(design, reduced, contrasts, qc_factors, samples, str(samples_path), result)
+    _check_model(design, reduced, contrasts, qc_factors, samples, str(samples_path), result, de)
 
     if used is not None and counts is not None:
         counts = check_library_sizes(counts, used, str(counts_path), result)

@@ -3,6 +3,7 @@
 import os
 import re
 import shlex
+from dataclasses import asdict
 from pathlib import Path
 
 from dgeflow.io.matrix import matrix_suffix
@@ -14,7 +15,15 @@ from dgeflow.layout import (
     inputs_inside_outdir,
 )
 from dgeflow.io.quantifiers import detect_format
-from dgeflow.contrasts import contrast_name
+from dgeflow.contrasts import (
+    MAIN_FIT,
+    contrast_name,
+    fit_of,
+    fits,
+    questions,
+    reference_levels,
+)
+from dgeflow.methods import METHOD_NAMES
 
 
 def dgeflow_pip_source(basedir) -> str | None:
@@ -95,8 +104,23 @@ METHODS = [
 ]
 SKIPPED_METHODS = [m for m in config["normalization"]["methods"] if m not in METHODS]
 CONTRASTS = {contrast_name(c): c for c in config["contrasts"]}
+# each contrast as a question: what the engines test, the fit it is answered on (design,
+# samples, test, block) and its methods; contrasts sharing a fit share its files
+QUESTIONS = questions(config["contrasts"], config["design"], config["de"])
+FITS = fits(QUESTIONS, config["design"], config["de"])
+FIT_OF = {name: fit_of(q, FITS) for name, q in QUESTIONS.items()}
+# the methods each fit runs: those of the contrasts asked on it, in de.methods order
+ALL_DE_METHODS = list(dict.fromkeys([*config["de"]["methods"], *METHOD_NAMES]))
+FIT_METHODS = {
+    fit: [
+        m
+        for m in ALL_DE_METHODS
+        if any(m in q.methods for n, q in QUESTIONS.items() if FIT_OF[n] == fit)
+    ]
+    for fit in FITS
+}
 # no contrasts: a QC-only run (validation, normalization, sample QC, the report), no DE fit
-DE_METHODS = list(config["de"]["methods"]) if CONTRASTS else []
+DE_METHODS = [m for m in ALL_DE_METHODS if any(m in ms for ms in FIT_METHODS.values())]
 TRANSFORM = config["qc"]["transform"]
 # large matrices for people (normalized counts, VST/rlog) in the configured format; the
 # matrices rules pass each other (validated counts, transcript lengths) are always Parquet
@@ -110,6 +134,7 @@ localrules:
     sample_totals,
     gene_filter,
     de_agreement,
+    de_fits,
     report,
 
 
@@ -124,7 +149,8 @@ def benchmark_path(name):
 wildcard_constraints:
     method="|".join(re.escape(m) for m in METHODS) or "no-method",
     contrast="|".join(re.escape(c) for c in CONTRASTS) or "no-contrast",
-    de_method="|".join(re.escape(m) for m in DE_METHODS),
+    de_method="|".join(re.escape(m) for m in DE_METHODS) or "no-method",
+    fit="|".join(re.escape(f) for f in FITS if f != MAIN_FIT) or "no-fit",
 
 
 def study_size():
@@ -262,7 +288,7 @@ def validation_outputs():
 
 
 def de_results_inputs(wildcards):
-    files = {"model": LAYOUT.model(wildcards.de_method)}
+    files = {"model": LAYOUT.model(wildcards.de_method, FIT_OF[wildcards.contrast])}
     if HAS_ANNOTATION:
         files["annotation"] = validated("annotation")
     return files
@@ -277,43 +303,72 @@ def de_fit_inputs():
 
 def de_tables(methods=None):
     return [
-        LAYOUT.de_table(method, contrast)
-        for method in methods or DE_METHODS
-        for contrast in CONTRASTS
+        LAYOUT.de_table(method, name)
+        for name, q in QUESTIONS.items()
+        for method in q.methods
+        if methods is None or method in methods
     ]
+
+
+def deseq2_contrasts():
+    return [name for name, q in QUESTIONS.items() if "deseq2" in q.methods]
 
 
 def de_filter_curves():
     """DESeq2's independent-filtering curve, one table per contrast (DESeq2 only)."""
-    if "deseq2" not in DE_METHODS:
-        return []
-    return [LAYOUT.filter_curve("deseq2", contrast) for contrast in CONTRASTS]
+    return [LAYOUT.filter_curve("deseq2", name) for name in deseq2_contrasts()]
 
 
 def de_plots():
     return [
-        LAYOUT.de_plot(method, contrast, kind)
-        for method in DE_METHODS
-        for contrast in CONTRASTS
+        LAYOUT.de_plot(method, name, kind)
+        for name, q in QUESTIONS.items()
+        for method in q.methods
         for kind in DE_PLOT_KINDS
     ]
 
 
+def fit_spec(fit):
+    """A fit as the fit scripts take it (a plain mapping)."""
+    return asdict(FITS[fit]) | {"id": fit}
+
+
 def de_fit_outputs():
-    """What each method's fit writes besides its model (DESeq2: size factors, gene table,
-    Cook's distances per sample, dispersion plot; edgeR QL and limma-voom: sample table and
-    their dispersion or trend plot)."""
-    return [path for m in DE_METHODS for path in LAYOUT.fit_outputs(m).values()]
+    """What each fit writes besides its model (DESeq2: size factors, gene table, Cook's
+    distances per sample, dispersion plot; edgeR QL and limma-voom: sample table and their
+    dispersion or trend plot), for every fit and method."""
+    return [
+        path
+        for fit, methods in FIT_METHODS.items()
+        for m in methods
+        for path in LAYOUT.fit_outputs(m, fit).values()
+    ]
+
+
+def agreement_contrasts():
+    """The contrasts answered by two methods or more."""
+    return [name for name, q in QUESTIONS.items() if len(q.methods) > 1]
+
+
+def agreement_pairs():
+    """(method, contrast) of each table the agreement reads, in its input order."""
+    return [
+        (m, name) for name in agreement_contrasts() for m in QUESTIONS[name].methods
+    ]
 
 
 def agreement_outputs():
-    """Only when several methods run."""
-    if len(DE_METHODS) < 2:
+    """Only when some contrast runs with several methods."""
+    if not agreement_contrasts():
         return []
     return [
         LAYOUT.agreement(),
-        *[LAYOUT.agreement_plot(contrast) for contrast in CONTRASTS],
+        *[LAYOUT.agreement_plot(name) for name in agreement_contrasts()],
     ]
+
+
+def fits_outputs():
+    return [LAYOUT.fits(), LAYOUT.coefficients()] if QUESTIONS else []
 
 
 def all_outputs():
@@ -326,7 +381,8 @@ def all_outputs():
         *[LAYOUT.qc_table(table) for table in QC_TABLES],
         LAYOUT.sample_correlation(),
         *[LAYOUT.qc_plot(plot) for plot in QC_PLOTS],
-        *([LAYOUT.gene_filter()] if "deseq2" in DE_METHODS else []),
+        *([LAYOUT.gene_filter()] if deseq2_contrasts() else []),
+        *fits_outputs(),
         *de_fit_outputs(),
         *de_tables(),
         *de_filter_curves(),

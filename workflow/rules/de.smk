@@ -24,12 +24,31 @@ rule de_fit_deseq2:
         mem_mb=mem_mb_blocked(1000, 60, 12),
         runtime=runtime_for(10, 4),
     params:
-        design=config["design"],
+        fit=fit_spec(MAIN_FIT) if MAIN_FIT in FITS else None,
         contrasts=list(CONTRASTS.values()),
         de=config["de"],
         prefilter=config["filtering"],
     script:
         "../../scripts/de_fit_deseq2.py"
+
+
+# a contrast's own design, samples or test: its own fit, under de/deseq2/fits/{fit}/
+use rule de_fit_deseq2 as de_fit_deseq2_fit with:
+    output:
+        model=LAYOUT.model("deseq2", "{fit}"),
+        size_factors=LAYOUT.fit_table("deseq2", "size_factors", "{fit}"),
+        gene_fit=LAYOUT.fit_table("deseq2", "gene_fit", "{fit}"),
+        cooks_by_sample=LAYOUT.fit_table("deseq2", "cooks_by_sample", "{fit}"),
+        dispersion_png=LAYOUT.fit_plot("deseq2", "{fit}"),
+    log:
+        log_path("de_fit/deseq2_{fit}"),
+    benchmark:
+        benchmark_path("de_fit/deseq2_{fit}")
+    params:
+        fit=lambda wildcards: fit_spec(wildcards.fit),
+        contrasts=list(CONTRASTS.values()),
+        de=config["de"],
+        prefilter=config["filtering"],
 
 
 rule de_fit_edger_ql:
@@ -56,12 +75,28 @@ rule de_fit_edger_ql:
         mem_mb=mem_mb_for(1000, 40),
         runtime=runtime_for(10, 30),
     params:
-        design=config["design"],
+        fit=fit_spec(MAIN_FIT) if MAIN_FIT in FITS else None,
         contrasts=list(CONTRASTS.values()),
         de=config["de"],
         method="edger_ql",
     script:
         "../../scripts/de_fit_filtered.py"
+
+
+use rule de_fit_edger_ql as de_fit_edger_ql_fit with:
+    output:
+        model=LAYOUT.model("edger_ql", "{fit}"),
+        samples=LAYOUT.fit_table("edger_ql", "samples", "{fit}"),
+        plot=LAYOUT.fit_plot("edger_ql", "{fit}"),
+    log:
+        log_path("de_fit/edger_ql_{fit}"),
+    benchmark:
+        benchmark_path("de_fit/edger_ql_{fit}")
+    params:
+        fit=lambda wildcards: fit_spec(wildcards.fit),
+        contrasts=list(CONTRASTS.values()),
+        de=config["de"],
+        method="edger_ql",
 
 
 rule de_fit_limma_voom:
@@ -89,12 +124,28 @@ rule de_fit_limma_voom:
         mem_mb=mem_mb_for(1000, 40),
         runtime=runtime_for(10, 2),
     params:
-        design=config["design"],
+        fit=fit_spec(MAIN_FIT) if MAIN_FIT in FITS else None,
         contrasts=list(CONTRASTS.values()),
         de=config["de"],
         method="limma_voom",
     script:
         "../../scripts/de_fit_filtered.py"
+
+
+use rule de_fit_limma_voom as de_fit_limma_voom_fit with:
+    output:
+        model=LAYOUT.model("limma_voom", "{fit}"),
+        samples=LAYOUT.fit_table("limma_voom", "samples", "{fit}"),
+        plot=LAYOUT.fit_plot("limma_voom", "{fit}"),
+    log:
+        log_path("de_fit/limma_voom_{fit}"),
+    benchmark:
+        benchmark_path("de_fit/limma_voom_{fit}")
+    params:
+        fit=lambda wildcards: fit_spec(wildcards.fit),
+        contrasts=list(CONTRASTS.values()),
+        de=config["de"],
+        method="limma_voom",
 
 
 # the methods of the plain de_results rule
@@ -140,7 +191,7 @@ rule de_results:
         mem_mb=mem_mb_for(1000, 5),
         runtime=runtime_for(5, 0.5),
     params:
-        contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
+        question=lambda wildcards: asdict(QUESTIONS[wildcards.contrast]),
         de=config["de"],
     script:
         "../../scripts/de_results.py"
@@ -177,10 +228,10 @@ use rule de_results as de_results_deseq2 with:
 
 rule de_agreement:
     input:
-        tables=de_tables(),
+        tables=[LAYOUT.de_table(m, name) for m, name in agreement_pairs()],
     output:
         table=LAYOUT.agreement(),
-        plots=[LAYOUT.agreement_plot(contrast) for contrast in CONTRASTS],
+        plots=[LAYOUT.agreement_plot(name) for name in agreement_contrasts()],
     log:
         log_path("de_agreement"),
     conda:
@@ -188,7 +239,27 @@ rule de_agreement:
     threads: 1
     params:
         alpha=config["de"]["alpha"],
-        methods=DE_METHODS,
-        contrasts=list(CONTRASTS),
+        pairs=agreement_pairs(),
+        contrasts=agreement_contrasts(),
     script:
         "../../scripts/de_agreement.py"
+
+
+rule de_fits:
+    input:
+        samples=LAYOUT.typed_samples(),
+    output:
+        fits=LAYOUT.fits(),
+        coefficients=LAYOUT.coefficients(),
+    log:
+        log_path("de_fits"),
+    conda:
+        "../../envs/de.yaml"
+    threads: 1
+    params:
+        fits={fit: fit_spec(fit) for fit in FITS},
+        methods=FIT_METHODS,
+        contrasts={name: FIT_OF[name] for name in QUESTIONS},
+        reference_levels=reference_levels(config["contrasts"]),
+    script:
+        "../../scripts/de_fits.py"

@@ -15,6 +15,8 @@ rule normalize:
         runtime=runtime_for(5, 1),
     params:
         method="{method}",
+        # median of ratios as DESeq2 sizes the libraries (poscounts when every gene has a 0)
+        size_factors=config["de"]["size_factors"],
     script:
         "../../scripts/normalize.py"
 

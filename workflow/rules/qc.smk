@@ -73,6 +73,6 @@ rule gene_filter:
         "../../envs/qc.yaml"
     threads: 1
     params:
-        contrasts=list(CONTRASTS),
+        contrasts=deseq2_contrasts(),
     script:
         "../../scripts/gene_filter.py"

@@ -23,6 +23,7 @@ rule validate:
         design=config["design"],
         contrasts=config["contrasts"],
         reduced=config["de"]["reduced"],
+        de=config["de"],
         qc_factors=config["qc"]["factors"],
     script:
         "../../scripts/validate.py"
