@@ -225,9 +225,10 @@ class Question:
         elif isinstance(c, str):
             what = f"the coefficient {c}"
         elif isinstance(c, Mapping):
-            what = "the combination " + combination_vector(
-                [*c.get("plus", ()), *c.get("minus", ())], c
-            )[1]
+            what = (
+                "the combination "
+                + combination_vector([*c.get("plus", ()), *c.get("minus", ())], c)[1]
+            )
         else:
             what = "the fold change of the design's last coefficient"
         if self.fit.test == "lrt":
