@@ -381,3 +381,17 @@ def test_no_contrasts_is_reported_as_a_qc_only_run(tmp_path, sheet):
         "no contrasts given: a QC-only run (validation, normalization, sample QC, the report; "
         "no DE fit)"
     ]
+
+
+def test_every_gene_with_a_zero_stops_at_validation_naming_poscounts(tmp_path, sheet):
+    lines = lines_of_counts()
+    for i in range(1, len(lines)):  # a zero in every gene, each in another sample
+        fields = lines[i].split("\t")
+        fields[1 + (i - 1) % 6] = "0"
+        lines[i] = "\t".join(fields)
+    path = write_lines(tmp_path / "zeros.tsv", lines)
+    problem = only_problem(validate(path, sheet))
+    assert problem.startswith(f"counts file {str(path)!r}: every one of the 12 genes has a zero")
+    assert "Fix: set `de.size_factors: poscounts` in the config" in problem
+    result = check_inputs(path, sheet, "~ condition", [CONTRAST], de={"size_factors": "poscounts"})
+    assert result.ok, result.problems

@@ -360,6 +360,31 @@ def test_no_contrasts_is_a_qc_only_run(tmp_path):
 
 
 @pytest.mark.workflow
+def test_a_step_that_cannot_use_the_data_stops_with_one_line(tmp_path):
+    """A stop after validation (here the count pre-filter removes every gene) reads as one
+    line naming the rule, what was found and the config key; the traceback is in the log."""
+    outdir = tmp_path / "results"
+    config = example_config(outdir)
+    config["filtering"] = {"min_count": 10**9, "min_samples": 2}
+    config["de"]["methods"] = ["deseq2"]
+    config["normalization"]["methods"] = ["cpm"]
+    proc = run_snakemake(
+        "--cores", "2", "--configfile", str(write_config(tmp_path / "filter.yaml", config))
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    lines = [line for line in output.splitlines() if line.startswith("dgeflow step ")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "dgeflow step 'de_fit_deseq2' stopped: the count pre-filter (filtering.min_count="
+        "1000000000 reads in at least filtering.min_samples=2 samples) removed all 5000 genes"
+    )
+    assert "Fix: lower `filtering.min_count` or `filtering.min_samples`" in lines[0]
+    assert lines[0].endswith(f"(log: {outdir / 'logs' / 'de_fit' / 'deseq2.log'})")
+    assert "Traceback" in (outdir / "logs" / "de_fit" / "deseq2.log").read_text()
+
+
+@pytest.mark.workflow
 def test_input_inside_outdir_is_refused_before_anything_runs(tmp_path):
     outdir = tmp_path / "results"
     outdir.mkdir()

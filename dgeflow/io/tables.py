@@ -269,13 +269,17 @@ def log_to_file(path: str | Path) -> None:
         force=True,
     )
     sys.stderr = logging.getLogger().handlers[0].stream
-    sys.excepthook = lambda kind, err, tb: report_failure(err, Path(path))
+    # the rule's name, when a Snakemake script job calls this (its `snakemake` object)
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    step = getattr(job, "rule", None)
+    sys.excepthook = lambda kind, err, tb: report_failure(err, Path(path), step)
 
 
-def failure_line(err: BaseException, log: Path) -> str:
+def failure_line(err: BaseException, log: Path, step: str | None = None) -> str:
     """What the console shows when a step stops: the message of a :class:`DataError` (it
-    names the file or setting and the fix), else that dgeflow itself failed."""
-    step = log.stem
+    names the file or setting and the fix), else that dgeflow itself failed. ``step`` is the
+    rule's name (default: the log file's name)."""
+    step = step or log.stem
     if isinstance(err, DataError | FormulaError):
         return f"dgeflow step {step!r} stopped: {err} (log: {log})"
     return (
@@ -284,10 +288,10 @@ def failure_line(err: BaseException, log: Path) -> str:
     )
 
 
-def report_failure(err: BaseException, log: Path) -> None:
+def report_failure(err: BaseException, log: Path, step: str | None = None) -> None:
     """The full traceback into the job's log, one line on the console."""
     logging.getLogger().error("step failed", exc_info=err)
-    print(failure_line(err, log), file=sys.__stderr__)
+    print(failure_line(err, log, step), file=sys.__stderr__)
 
 
 def read_optional_tsv(path: str | Path, **options: Any) -> pd.DataFrame | None:

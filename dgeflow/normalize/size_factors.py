@@ -33,6 +33,13 @@ def _no_reference_genes(n_genes: int, n_samples: int, method: str, control: bool
     )
 
 
+def check_reference_genes(counts: np.ndarray) -> None:
+    """Raise the :class:`DataError` DESeq2's median of ratios stops with when every gene has a
+    zero in some sample (checked in blocks of rows: no genes x samples temporary)."""
+    if counts.shape[0] and not _rows_all_positive(counts).any():
+        raise _no_reference_genes(counts.shape[0], counts.shape[1], "ratio", control=False)
+
+
 def _geometric_means(counts: np.ndarray, positive_only: bool) -> np.ndarray:
     with np.errstate(divide="ignore"):
         log_counts = np.log(counts)

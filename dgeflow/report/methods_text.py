@@ -149,9 +149,14 @@ def methods_paragraph(outdir: str | Path, config: dict) -> dict:
         sentences.append(
             "The DESeq2 method " + cite("deseq2") + " was applied as dgeflow reimplements it "
             f"(matching DESeq2 1.38): {de.get('size_factors', 'ratio')} size factors, "
-            "gene-wise Cox-Reid dispersion estimates shrunk towards a "
-            f"{de.get('fit_type', 'parametric')} mean-dispersion trend, a negative binomial "
-            f"GLM and {test}"
+            + (
+                "gene-wise Cox-Reid dispersion estimates used as final dispersions (DESeq2's "
+                "remedy when no mean-dispersion trend can be fitted), a negative binomial "
+                if de.get("dispersion") == "genewise"
+                else "gene-wise Cox-Reid dispersion estimates shrunk towards a "
+                f"{de.get('fit_type', 'parametric')} mean-dispersion trend, a negative binomial "
+            )
+            + f"GLM and {test}"
             + (
                 f" of |log2 fold change| > {threshold:g} ({de.get('alt_hypothesis')})"
                 if threshold

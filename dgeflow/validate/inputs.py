@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dgeflow.errors import DataError
 from dgeflow.io import read_gene_lengths, read_sample_sheet
 from dgeflow.io.annotation import read_annotation
 from dgeflow.io.quantifiers import CountInput, read_count_input
+from dgeflow.normalize.size_factors import check_reference_genes
 from dgeflow.validate.contrasts import check_contrasts, reference_levels
 from dgeflow.validate.counts import check_counts, check_library_sizes, read_htseq_list
 from dgeflow.validate.design import check_design_formula
@@ -234,6 +236,12 @@ def check_inputs(
     lengths = None
     if lengths_raw is not None:
         lengths = check_lengths(lengths_raw, counts, str(gene_lengths_path), result)
+    if result.ok and counts is not None and (de or {}).get("size_factors", "ratio") == "ratio":
+        # every step sizes the libraries by DESeq2's median of ratios (the QC's VST too)
+        try:
+            check_reference_genes(counts.to_numpy())
+        except DataError as err:
+            result.add("size_factors", "error", f"counts file {str(counts_path)!r}: {err}")
     if result.ok and counts is not None and samples is not None:
         _keep_tables(result, counts, samples, lengths, annotation)
     return result
