@@ -488,9 +488,25 @@ def test_snakemake_lint_is_clean():
     assert "Lints for" not in proc.stdout + proc.stderr
 
 
+def test_root_and_workflow_snakefiles_plan_the_same_jobs(tmp_path):
+    """`snakemake` in the repository root (the top-level Snakefile) and `snakemake -s
+    workflow/Snakefile` (the catalog's entry point) run the same workflow."""
+    config = write_config(tmp_path / "c.yaml", example_config(tmp_path / "results"))
+    plans = []
+    for extra in ([], ["-s", "workflow/Snakefile"]):
+        proc = run_snakemake("-n", "--quiet", "rules", "--configfile", str(config), *extra)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        counts = [line.split() for line in proc.stdout.splitlines() if line.strip()]
+        plans.append({c[0]: c[1] for c in counts if len(c) == 2 and c[1].isdigit()})
+    root, workflow = plans
+    # the root's target rule stands in for the workflow's `all`
+    assert root.pop("default") == workflow.pop("all") == "1"
+    assert root == workflow and workflow["de_fit_deseq2"] == "1"
+
+
 def test_snakefmt_check_is_clean():
     proc = subprocess.run(
-        [str(BIN / "snakefmt"), "--check", "workflow"],
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
