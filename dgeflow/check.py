@@ -87,9 +87,7 @@ def check_config(path: str | Path, schema_path: str | Path = SCHEMA) -> list[str
         if problems:
             return problems
         raise err
-    inputs = {
-        key: config.get(key) for key in ("counts", "samples", "gene_lengths", "annotation")
-    }
+    inputs = {key: config.get(key) for key in ("counts", "samples", "gene_lengths", "annotation")}
     quantifications = config.get("quantifications") or {}
     inputs |= {f"quantifications.{k}": quantifications.get(k) for k in ("files", "tx2gene")}
     outdir = config.get("outdir")

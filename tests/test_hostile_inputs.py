@@ -395,3 +395,36 @@ def test_every_gene_with_a_zero_stops_at_validation_naming_poscounts(tmp_path, s
     assert "Fix: set `de.size_factors: poscounts` in the config" in problem
     result = check_inputs(path, sheet, "~ condition", [CONTRAST], de={"size_factors": "poscounts"})
     assert result.ok, result.problems
+
+
+def test_run_summary_counts_each_contrast_and_method(tmp_path):
+    from dgeflow.layout import OutputLayout
+    from dgeflow.report.summary import failure_lines, run_summary
+
+    layout = OutputLayout(tmp_path)
+    table = pd.DataFrame(
+        {
+            "baseMean": [5.0, 6, 7, 8],
+            "log2FoldChange": [1.0, -2, 0.5, 3],
+            "pvalue": [0.001, 0.001, 0.5, np.nan],
+            "padj": [0.01, 0.02, 0.6, np.nan],
+        },
+        index=pd.Index(["g1", "g2", "g3", "g4"], name="gene_id"),
+    )
+    Path(layout.de_table("deseq2", "t_vs_c")).parent.mkdir(parents=True)
+    table.to_csv(layout.de_table("deseq2", "t_vs_c"), sep="\t")
+    config = {
+        "design": "~ c",
+        "contrasts": [{"name": "t_vs_c", "factor": "c", "level": "t", "reference": "c"}],
+        "de": {"methods": ["deseq2"], "alpha": 0.05},
+    }
+    assert run_summary(tmp_path, config).splitlines() == [
+        "dgeflow: finished; significant genes at adjusted p < 0.05",
+        "  t_vs_c (DESeq2): 3 tested, 1 up, 1 down",
+        f"  report: {layout.report()}",
+    ]
+    log = Path(layout.log("de_fit/deseq2"))
+    log.parent.mkdir(parents=True)
+    log.write_text("2026 ERROR step failed\n2026 ERROR dgeflow step 'x' stopped: why (log: l)\n")
+    assert failure_lines(tmp_path, since=0) == ["dgeflow step 'x' stopped: why (log: l)"]
+    assert failure_lines(tmp_path, since=log.stat().st_mtime + 1) == []

@@ -357,6 +357,13 @@ def test_no_contrasts_is_a_qc_only_run(tmp_path):
     assert produced == expected | {"validation/gene_lengths.tsv"}
     assert not (outdir / "de").exists()
     assert "No contrasts were configured" in (outdir / "report.html").read_text()
+    # the run ends with what it found
+    summary = proc.stderr[proc.stderr.index("dgeflow: finished") :].splitlines()
+    assert summary[1:4] == [
+        "  no contrasts: a QC-only run",
+        "  flagged samples: S04 (possible_swap), S12 (possible_swap)",
+        f"  report: {outdir / 'report.html'}",
+    ]
 
 
 @pytest.mark.workflow
@@ -374,7 +381,12 @@ def test_a_step_that_cannot_use_the_data_stops_with_one_line(tmp_path):
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     lines = [line for line in output.splitlines() if line.startswith("dgeflow step ")]
-    assert len(lines) == 1, lines
+    # printed when the job fails, and again as the run's last lines
+    assert len(set(lines)) == 1, lines
+    # after the failed job's block and its log: only Snakemake's closing WorkflowError
+    tail = proc.stderr[proc.stderr.rindex("dgeflow: the run stopped:") :].splitlines()
+    assert tail[1] == lines[0]
+    assert "Logfile" not in "\n".join(tail) and "Traceback" not in "\n".join(tail)
     assert lines[0].startswith(
         "dgeflow step 'de_fit_deseq2' stopped: the count pre-filter (filtering.min_count="
         "1000000000 reads in at least filtering.min_samples=2 samples) removed all 5000 genes"

@@ -290,8 +290,10 @@ def failure_line(err: BaseException, log: Path, step: str | None = None) -> str:
 
 def report_failure(err: BaseException, log: Path, step: str | None = None) -> None:
     """The full traceback into the job's log, one line on the console."""
+    line = failure_line(err, log, step)
     logging.getLogger().error("step failed", exc_info=err)
-    print(failure_line(err, log, step), file=sys.__stderr__)
+    logging.getLogger().error(line)  # the run's end repeats it (dgeflow.report.summary)
+    print(line, file=sys.__stderr__)
 
 
 def read_optional_tsv(path: str | Path, **options: Any) -> pd.DataFrame | None:
