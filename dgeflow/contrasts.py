@@ -100,10 +100,17 @@ def combination_vector(
             f"coefficient(s) {', '.join(map(repr, unknown))} not in the design; available: "
             f"{', '.join(names)}"
         )
+    plus, minus = set(combination.get("plus") or ()), set(combination.get("minus") or ())
+    if plus & minus:
+        raise ValueError(
+            f"coefficient(s) {', '.join(map(repr, sorted(plus & minus)))} are in both plus and "
+            "minus"
+        )
+    # as DESeq2 builds contrast = list(): each named coefficient counts once
     vec = np.zeros(len(names))
-    for key, sign in (("plus", 1.0), ("minus", -1.0)):
-        for coefficient in combination.get(key) or ():
-            vec[list(names).index(coefficient)] += sign
+    for group, sign in ((plus, 1.0), (minus, -1.0)):
+        for coefficient in group:
+            vec[list(names).index(coefficient)] = sign
     if not vec.any():
         raise ValueError("the combination of coefficients is empty (or cancels out)")
     plus = " + ".join(combination.get("plus") or ())

@@ -276,3 +276,62 @@ def test_schema_defaults_do_not_count_as_a_form():
     result = study_result([filled], design="~ genotype + treatment")
     assert result.ok, result.problems
     assert np.isin(["contrasts"], [c.check for c in result.checks]).all()
+
+
+def test_a_coefficient_named_twice_counts_once_and_plus_minus_may_not_overlap():
+    names = ["Intercept", "a", "b"]
+    assert combination_vector(names, {"plus": ["a", "a"]})[0].tolist() == [0, 1, 0]
+    with pytest.raises(ValueError, match="in both plus and minus"):
+        combination_vector(names, {"plus": ["a"], "minus": ["a"]})
+    result = study_result(
+        [{"name": "x", "plus": ["genotype_B_vs_A"], "minus": ["genotype_B_vs_A"]}]
+    )
+    assert any("'genotype_B_vs_A' in both plus and minus cancel out" in p for p in result.problems)
+
+
+def test_lrt_whose_reduced_design_drops_nothing_stops():
+    result = study_result(
+        [
+            {
+                "name": "x",
+                "test": "lrt",
+                "reduced": "~ treatment + genotype",
+                "design": "~ genotype + treatment",
+            }
+        ]
+    )
+    assert any("drops no coefficient of the design" in p for p in result.problems)
+
+
+def test_nested_interaction_without_its_margin_stops():
+    """R codes ~ g + g:c with a column per level of g; dgeflow would fit another model."""
+    result = study_result(
+        [{"coefficient": "genotype_B_vs_A"}], design="~ genotype + genotype:treatment"
+    )
+    assert any(
+        "the interaction 'genotype:treatment' in '~ genotype + genotype:treatment' has no "
+        "'treatment' term"
+        in p
+        and "Fix: write the full interaction ('genotype * treatment')" in p
+        for p in result.problems
+    ), result.problems
+
+
+def test_covariate_on_a_large_scale_warns_to_centre_and_scale(tmp_path):
+    sheet = pd.read_csv(FORMS / "samples.csv", index_col=0)
+    sheet["depth"] = np.linspace(1.2e7, 5.1e7, len(sheet))
+    path = tmp_path / "samples.csv"
+    sheet.to_csv(path)
+    result = check_inputs(
+        FORMS / "counts.csv.gz",
+        path,
+        "~ depth + treatment",
+        [{"factor": "treatment", "level": "trt", "reference": "ctl"}],
+        de=DE,
+    )
+    assert result.ok
+    assert any(
+        "numeric design column 'depth' has mean 3.15e+07" in c.detail
+        and "centre and scale it" in c.detail
+        for c in result.checks
+    )

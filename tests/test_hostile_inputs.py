@@ -428,3 +428,64 @@ def test_run_summary_counts_each_contrast_and_method(tmp_path):
     log.write_text("2026 ERROR step failed\n2026 ERROR dgeflow step 'x' stopped: why (log: l)\n")
     assert failure_lines(tmp_path, since=0) == ["dgeflow step 'x' stopped: why (log: l)"]
     assert failure_lines(tmp_path, since=log.stat().st_mtime + 1) == []
+
+
+def test_yaml_numbers_are_read_as_written_in_decimal(tmp_path):
+    from dgeflow.io import read_sample_sheet
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "a: {dose: 010, time: 9:30, reads: 1_000, age: 07, code: '08'}\n"
+        "b: {dose: 011, time: 10:30, reads: 2_000, age: 08, code: '09'}\n"
+    )
+    sheet = read_sample_sheet(path)
+    assert sheet["dose"].tolist() == [10, 11]  # not octal 8, 9
+    assert sheet["age"].tolist() == [7, 8]  # 08 is no YAML int, but a number
+    assert sheet["time"].tolist() == ["9:30", "10:30"]  # not sexagesimal 570
+    assert sheet["reads"].tolist() == ["1_000", "2_000"]
+    assert sheet["code"].tolist() == ["08", "09"]  # quoted: text
+
+
+def test_htseq_summary_rows_in_a_matrix_are_left_out(tmp_path, sheet, clean):
+    extra = [
+        "__no_feature",
+        "__ambiguous",
+        "__too_low_aQual",
+        "__not_aligned",
+        "__alignment_not_unique",
+    ]
+    lines = lines_of_counts() + ["\t".join([r, *["5"] * 6]) for r in extra]
+    result = validate(write_lines(tmp_path / "c.tsv", lines), sheet)
+    assert_same_as_clean(result, clean)
+    assert any(
+        "HTSeq-count summary row(s) '__no_feature'" in c.detail
+        for c in result.checks
+        if c.status == "warning"
+    )
+
+
+def test_gene_lengths_with_more_columns_need_a_length_header(tmp_path, sheet):
+    counts = write_lines(tmp_path / "c.tsv", lines_of_counts())
+    three = tmp_path / "len.tsv"
+    three.write_text(
+        "".join(f"{g}\t{i % 3 + 1}\t{1000 + i}\n" for i, g in enumerate(COUNTS.index))
+    )
+    result = check_inputs(counts, sheet, "~ condition", [CONTRAST], three)
+    assert any("3 columns, and no header naming the 'length' column" in p for p in result.problems)
+    three.write_text("gene_id\tchr\tlength\n" + three.read_text())
+    result = check_inputs(counts, sheet, "~ condition", [CONTRAST], three)
+    assert result.ok and result.lengths.tolist() == [1000 + i for i in range(12)]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e20", "abc"])
+def test_nfcore_table_with_a_bad_estimate_stops_naming_it(tmp_path, sheet, value):
+    lines = ["gene_id\tgene_name\t" + "\t".join(SAMPLES)]
+    for g in COUNTS.index:
+        lines.append("\t".join([g, f"sym_{g}", *[f"{v}.5" for v in COUNTS.loc[g]]]))
+    fields = lines[3].split("\t")
+    fields[4] = value  # gene g02, sample A3
+    lines[3] = "\t".join(fields)
+    path = write_lines(tmp_path / "salmon.merged.gene_counts.tsv", lines)
+    result = validate(path, sheet)
+    assert not result.ok
+    assert any("g02/A3" in p for p in result.problems), result.problems

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dgeflow.io import TableFormatError, read_counts
@@ -153,9 +154,12 @@ def read_nfcore(path: str | Path) -> CountInput:
     counts = frame.drop(columns="gene_name")
     notes = [f"nf-core/rnaseq table: {len(counts)} genes with gene names"]
     values = counts.apply(pd.to_numeric, errors="coerce")
-    fractional = values.notna() & (values != values.round())
+    fractional = values.notna() & np.isfinite(values) & (values != values.round())
     if fractional.to_numpy().any():
-        counts = values.round().astype("Int64")
+        # round only the finite estimates; text, inf and NaN stay as written for validation
+        # to name (a cast of the whole table to integers would fail on them)
+        rounded = values.round().astype(object).where(fractional, counts)
+        counts = rounded
         notes.append(
             f"{int(fractional.to_numpy().sum())} non-integer estimates rounded to whole counts"
         )

@@ -9,6 +9,7 @@ as R's ``read.table`` reads ``NA``). Sample ids are always the exact text.
 
 from __future__ import annotations
 
+import re
 import reprlib
 from pathlib import Path
 
@@ -36,6 +37,9 @@ _NA_TEXT = frozenset(
 )
 
 
+_DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 class Written:
     """A plain YAML scalar that YAML reads as a number, boolean or date, with its text."""
 
@@ -47,7 +51,15 @@ class Written:
 
     @property
     def is_number(self) -> bool:
-        return isinstance(self.value, int | float) and not isinstance(self.value, bool)
+        """A number written in decimal (``12``, ``010``, ``-1.5e3``, ``.5``): YAML 1.1 would also
+        read ``010`` as octal 8, ``9:30`` as 570 and ``1_000`` as 1000, which a sample sheet
+        never means; those are text."""
+        return _DECIMAL.fullmatch(self.text.strip()) is not None
+
+    @property
+    def number(self) -> float:
+        """The decimal value of the text (``010`` is 10, as in a TSV sheet)."""
+        return float(self.text)
 
 
 class _SheetLoader(yaml.SafeLoader):
@@ -62,6 +74,17 @@ def _written(tag: str):
 
     return construct
 
+
+def _plain_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+    """An unquoted ``08`` or ``09`` is a string to YAML 1.1 (not octal) but a number to the
+    user, as in a TSV sheet; quoted text stays text."""
+    value = loader.construct_scalar(node)
+    if node.style is None and _DECIMAL.fullmatch(value.strip()):
+        return Written(value, value)
+    return value
+
+
+_SheetLoader.add_constructor("tag:yaml.org,2002:str", _plain_decimal)
 
 for _tag in ("int", "float", "bool", "timestamp"):
     _tag = f"tag:yaml.org,2002:{_tag}"
@@ -168,7 +191,7 @@ def _yaml_column(values: list[object]) -> pd.Series:
     """Numbers when every present value is a YAML number, else the text of each value."""
     present = [v for v in values if v is not None]
     if present and all(isinstance(v, Written) and v.is_number for v in present):
-        return pd.Series([np.nan if v is None else v.value for v in values], dtype=float).pipe(
+        return pd.Series([np.nan if v is None else v.number for v in values], dtype=float).pipe(
             lambda s: s.astype("int64") if s.notna().all() and (s == s.round()).all() else s
         )
     return pd.Series([_plain(v) for v in values], dtype=object)

@@ -236,11 +236,21 @@ def read_gene_lengths(path: str | Path) -> pd.Series:
             f"{path}: expected two columns (gene_id, length), found {frame.shape[1]}"
         )
     first_length = pd.to_numeric(frame.iloc[:1, 1], errors="coerce")
+    column = 1
     if len(frame) and first_length.isna().all():
+        header = [str(h).strip().lower() for h in frame.iloc[0]]
         frame = frame.iloc[1:]  # the first line is a header
+        if frame.shape[1] > 2 and "length" in header[1:]:
+            column = header.index("length")  # e.g. gene_id, chr, length
+    if frame.shape[1] > 2 and column == 1:
+        # which column holds the length cannot be told: never guess it
+        raise TableFormatError(
+            f"{path}: {frame.shape[1]} columns, and no header naming the 'length' column",
+            "write two columns (gene_id, length), or a header with a column named length.",
+        )
     ids = frame.iloc[:, 0].astype(str).str.strip()
-    lengths = pd.to_numeric(frame.iloc[:, 1], errors="coerce")
-    raw = frame.iloc[:, 1]
+    lengths = pd.to_numeric(frame.iloc[:, column], errors="coerce")
+    raw = frame.iloc[:, column]
     # keep unparseable text visible: numbers where possible, the original text otherwise
     values = lengths.astype(object).where(lengths.notna() | raw.isna(), raw)
     return pd.Series(values.to_numpy(), index=pd.Index(ids, name="gene_id"), name="length")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from dgeflow.contrasts import FitSpec, contrast_name, question
+from dgeflow.contrasts import FitSpec, contrast_name, dropped_coefficients, question
 from dgeflow.formula import Formula, FormulaError, design_matrix, is_numeric_column
 from dgeflow.layout import RESERVED_CONTRAST_NAMES
 from dgeflow.validate.design import check_design_formula
@@ -166,9 +166,11 @@ def _subset(
             ok = False
             continue
         present = set(samples[column].dropna().astype(str))
-        if pd.api.types.is_numeric_dtype(samples[column]):
-            present |= {str(v) for v in pd.to_numeric(samples[column]).dropna()}
         missing = [v for v in values if v not in present]
+        if pd.api.types.is_numeric_dtype(samples[column]):
+            # as FitSpec.select matches them: 1 is the value 1.0
+            numbers = set(pd.to_numeric(samples[column]).dropna())
+            missing = [v for v in missing if pd.to_numeric(v, errors="coerce") not in numbers]
         if missing:
             result.add(
                 "contrasts",
@@ -415,6 +417,19 @@ def _check_one(
         _check_coefficients(label, [q.contrast], names, result)
     elif isinstance(q.contrast, Mapping):
         _check_coefficients(label, q.contrast["plus"] + q.contrast["minus"], names, result)
+        both = sorted(set(q.contrast["plus"]) & set(q.contrast["minus"]))
+        if both:
+            result.add(
+                "contrasts",
+                "error",
+                f"config key '{label}': {examples(both)} in both plus and minus cancel out. "
+                "Fix: name each coefficient in one of them.",
+            )
+    if q.fit.test == "lrt" and q.fit.reduced:
+        try:
+            dropped_coefficients(dm, subset, q.fit.reduced)
+        except (ValueError, FormulaError) as err:
+            result.add("contrasts", "error", f"config key '{label}': {err}. Fix: drop a term.")
     return q.name
 
 

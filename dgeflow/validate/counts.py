@@ -20,6 +20,15 @@ _VALUE_KINDS = {
     "too_large": "count(s) above 2^53",
 }
 
+#: HTSeq-count's summary rows (reads counted to no gene, for each reason)
+HTSEQ_SUMMARY_ROWS = (
+    "__no_feature",
+    "__ambiguous",
+    "__too_low_aQual",
+    "__not_aligned",
+    "__alignment_not_unique",
+)
+
 #: The largest count every step holds exactly: the engines compute in double precision, as
 #: R does, and a double has 53 bits of integer; larger values would be rounded silently.
 MAX_EXACT_COUNT = 2**53
@@ -228,6 +237,17 @@ def check_counts(raw: pd.DataFrame, path: str, result: ValidationResult) -> pd.D
             "(gene id, then one count per sample).",
         )
         return None
+    # HTSeq-count's summary rows pasted into a matrix are not genes: they would enter every
+    # library size and DE table (the HTSeq readers drop them too)
+    summary_rows = raw.index.isin(HTSEQ_SUMMARY_ROWS)
+    if summary_rows.any():
+        result.add(
+            "gene_ids",
+            "warning",
+            f"{where}: HTSeq-count summary row(s) {examples(raw.index[summary_rows])} are not "
+            "genes and are left out.",
+        )
+        raw = raw.loc[~summary_rows]
     ids_ok = _check_ids(raw, where, result)
     values_ok = _check_values(raw, where, result)
     if not (ids_ok and values_ok):

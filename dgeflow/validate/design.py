@@ -50,6 +50,17 @@ def _check_variable(
             "covariate (one slope). If it labels groups (batch, lane, donor), write its "
             "values as text, e.g. 'b1' or quoted '1' in YAML, to make it a factor.",
         )
+    if is_numeric_column(col) and (abs(col.mean()) > 5 or col.std() > 5):
+        # DESeq2's own warning: a covariate on a large scale is nearly collinear with the
+        # intercept and slows or stops the GLM's convergence (edgeR's most of all)
+        result.add(
+            "design",
+            "warning",
+            f"{where}: numeric design column {var!r} has mean {col.mean():.3g} and standard "
+            f"deviation {col.std():.3g}; as DESeq2 advises, centre and scale it (e.g. write "
+            "(x - mean) / sd in a new column) so the fits converge; its coefficient is then "
+            "per standard deviation.",
+        )
     if not is_numeric_column(col) and col.astype(str).nunique() < 2:
         result.add(
             "design",
@@ -59,6 +70,32 @@ def _check_variable(
             "Fix: remove it from the design.",
         )
         return False
+    return True
+
+
+def _check_margins(
+    formula: Formula, samples: pd.DataFrame, key: str, result: ValidationResult
+) -> bool:
+    """An interaction whose factor's margin is missing (``~ g + g:c``: no ``c`` term) is coded
+    by R with one column per level of ``g``; dgeflow codes every interaction with treatment
+    contrasts, so it would fit another model. Stop rather than answer differently from R."""
+    terms = {frozenset(t) for t in formula.terms}
+    for term in formula.terms:
+        for var in term if len(term) > 1 else ():
+            if var in samples.columns and is_numeric_column(samples[var]):
+                continue
+            if frozenset(term) - {var} not in terms:
+                rest = ":".join(v for v in term if v != var)
+                result.add(
+                    "design",
+                    "error",
+                    f"config key {key!r}: the interaction {':'.join(term)!r} in "
+                    f"{formula.text!r} has no {rest!r} term, so R codes it with a column per "
+                    f"level of {var!r} (a nested design) and dgeflow does not yet. Fix: write "
+                    f"the full interaction ('{' * '.join(term)}') and test the within-group "
+                    "effects with plus: (see config/README.md, 'The interaction trap').",
+                )
+                return False
     return True
 
 
@@ -107,6 +144,8 @@ def check_design_formula(
     checked = [_check_variable(var, formula, samples, where, result) for var in formula.variables]
     ok = all(checked)
     if reduced is not None and not _check_reduced(reduced, formula, result, reduced_key):
+        ok = False
+    if ok and not _check_margins(formula, samples, key, result):
         ok = False
     if not ok:
         return None

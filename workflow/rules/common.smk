@@ -81,7 +81,10 @@ if QUANTIFICATIONS:
 elif COUNTS_LIST:
     COUNTS_FORMAT = "htseq"
 elif COUNTS_FORMAT == "auto" and Path(config["counts"]).exists():
-    COUNTS_FORMAT = detect_format(config["counts"])
+    try:
+        COUNTS_FORMAT = detect_format(config["counts"])
+    except (OSError, ValueError, EOFError):  # the validate rule names what is wrong
+        COUNTS_FORMAT = "matrix"
 # tximport's average transcript lengths, passed to DESeq2 as normalization factors
 HAS_TX_LENGTHS = (
     bool(QUANTIFICATIONS) and QUANTIFICATIONS["counts_from_abundance"] == "no"
