@@ -489,3 +489,11 @@ def test_nfcore_table_with_a_bad_estimate_stops_naming_it(tmp_path, sheet, value
     result = validate(path, sheet)
     assert not result.ok
     assert any("g02/A3" in p for p in result.problems), result.problems
+
+
+def test_tilde_paths_say_they_are_not_expanded(tmp_path, sheet):
+    result = check_inputs("~/no_such_counts.tsv", sheet, "~ condition", [CONTRAST])
+    expanded = str(Path("~/no_such_counts.tsv").expanduser())
+    assert any(
+        f"'~' is not expanded: write the full path ({expanded!r})" in p for p in result.problems
+    )

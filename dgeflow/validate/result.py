@@ -106,11 +106,16 @@ def read_input(
         return None
     p = Path(path)
     if not p.exists():
+        tilde = (
+            f" '~' is not expanded: write the full path ({str(p.expanduser())!r})."
+            if str(path).startswith("~")
+            else ""
+        )
         result.add(
             f"{what}_file",
             "error",
             f"{what} file {str(p)!r} does not exist (relative paths are relative to the "
-            f"directory snakemake runs in: {Path.cwd()}). Fix: {fix}",
+            f"directory snakemake runs in: {Path.cwd()}).{tilde} Fix: {fix}",
         )
         return None
     if not p.is_file() and not (allow_dir and p.is_dir()):

@@ -54,6 +54,12 @@ if config["de"]["test"] == "lrt" and not config["de"]["reduced"]:
         "e.g. de: {test: lrt, reduced: '~ 1'}"
     )
 
+if str(config["outdir"]).startswith("~"):
+    # Snakemake does not expand ~: the outputs would go to a folder named "~" here
+    raise ValueError(
+        f"config key 'outdir': {config['outdir']!r} starts with '~', which is not expanded. "
+        f"Fix: write the full path, e.g. {os.path.expanduser(config['outdir'])!r}."
+    )
 OUTDIR = os.path.normpath(config["outdir"])
 INPUTS_INSIDE_OUTDIR = inputs_inside_outdir(
     {
