@@ -27,7 +27,6 @@ from dgeflow.errors import DataError
 from dgeflow.filtered_fit import filtered_tmm
 from dgeflow.formula import DesignMatrix, fitted_design
 from dgeflow.limma.dup_correlation import block_indicators, duplicate_correlation
-from dgeflow.limma.ebayes import moderated_t, top_table
 from dgeflow.limma.linear_model import LinearModelFit
 from dgeflow.limma.model import VoomFit
 from dgeflow.limma.voom import Voom, _interpolator, log_cpm, voom
@@ -263,29 +262,13 @@ class BlockedVoomFit(VoomFit):
                 "a blocked limma-voom fit is tested with contrasts, not a reduced design: "
                 "use coefficient: or plus: instead of test: lrt"
             )
-        vec, label = self.contrast_vector(contrast)
-        lm = self.linear_model
-        estimate, stdev = contrast_fit_blocked(lm, vec)
-        mt = moderated_t(
-            estimate,
-            stdev,
-            lm.sigma,
-            lm.df_residual,
-            covariate=lm.amean if trend else None,
-            robust=robust,
-        )
-        res = pd.DataFrame(top_table(estimate, lm.amean, mt), index=self.genes)
-        res.index.name = "gene_id"
-        res.attrs.update(
-            contrast=label,
-            method=self.method,
-            df_prior=mt.df_prior,
-            trend=trend,
-            robust=robust,
-            block=self.block.name,
-            correlation=lm.correlation,
-        )
+        res = super().results(contrast, trend=trend, robust=robust)
+        res.attrs.update(block=self.block.name, correlation=self.linear_model.correlation)
         return res
+
+    def _contrast_fit(self, vec):
+        # limma's contrasts.fit with the blocked fit's own cov.coefficients
+        return contrast_fit_blocked(self.linear_model, vec)
 
 
 def _block_labels(samples: pd.DataFrame, block: str, design: DesignMatrix) -> pd.Series:

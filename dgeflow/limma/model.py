@@ -77,7 +77,7 @@ class VoomFit(FilteredFit):
             contrast = self.result_names[dropped[0]]
         vec, label = self.contrast_vector(contrast)
         lm = self.linear_model
-        estimate, stdev = contrast_fit(lm, vec)
+        estimate, stdev = self._contrast_fit(vec)
         mt = moderated_t(
             estimate,
             stdev,
@@ -92,6 +92,10 @@ class VoomFit(FilteredFit):
             contrast=label, method=self.method, df_prior=mt.df_prior, trend=trend, robust=robust
         )
         return res
+
+    def _contrast_fit(self, vec):
+        """One contrast's estimate and unscaled standard deviation per gene."""
+        return contrast_fit(self.linear_model, vec)
 
     def _f_test(self, dropped: list[int], reduced: str, trend: bool, robust: bool) -> pd.DataFrame:
         lm = self.linear_model
